@@ -1,0 +1,1 @@
+"""ONEX Runtime Host."""
