@@ -1,0 +1,45 @@
+# One entry point for people, CI and the pipeline. Every target installs what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+UV          ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?=
+CONTRACT    ?=
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help venv services lint test run bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo ">> installing uv (Python package manager)"
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	@echo ">> syncing $(VENV) from uv.lock"
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+venv: $(VENV)/.synced ## create .venv from uv.lock (idempotent)
+
+services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the tests (no-op when present)
+	@bash scripts/services/install.sh
+
+lint: venv ## ruff, mypy --strict, import-linter
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports
+
+test: venv services lint ## every quality gate and every test, with coverage
+	rm -f .coverage .coverage.*
+	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+run: venv ## start the host on the bundled dev contract (in-memory bus, local handler)
+	$(VENV)/bin/onex-host run $(CONTRACT)
+
+clean: ## remove caches and the virtual environment
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

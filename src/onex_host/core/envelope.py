@@ -1,0 +1,102 @@
+"""The envelope: the one message shape every node, handler and bus exchanges.
+
+Wire form is ``model_dump(mode="json")`` as UTF-8 JSON; ``to_wire``/``from_wire``
+produce and read exactly that, so UUIDs and timezone-aware timestamps survive a
+round trip unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from onex_host.core.enums import EnumErrorCode, EnumHandlerType
+
+RUNTIME_HOST_SOURCE = "runtime_host"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ModelOnexEnvelope(BaseModel):
+    """Unified message envelope for Runtime Host communication."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    envelope_id: UUID = Field(default_factory=uuid4)
+    envelope_version: str = "1.0.0"
+
+    correlation_id: UUID = Field(default_factory=uuid4)
+    causation_id: UUID | None = None
+
+    source_node: str = Field(min_length=1)
+    target_node: str | None = Field(
+        default=None, description="Target node slug; None broadcasts to every node declaring the operation."
+    )
+    handler_type: EnumHandlerType
+    operation: str = Field(min_length=1)
+
+    payload: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    timestamp: AwareDatetime = Field(default_factory=utc_now)
+    ttl_seconds: float | None = Field(default=None, gt=0)
+
+    is_response: bool = False
+    success: bool | None = None
+    error: str | None = None
+    error_code: EnumErrorCode | None = None
+
+    # -- wire form -----------------------------------------------------------------
+
+    def to_wire(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_wire(cls, data: bytes | str) -> ModelOnexEnvelope:
+        return cls.model_validate_json(data)
+
+    # -- time ----------------------------------------------------------------------
+
+    @property
+    def expires_at(self) -> datetime | None:
+        if self.ttl_seconds is None:
+            return None
+        return self.timestamp + timedelta(seconds=self.ttl_seconds)
+
+    def remaining_seconds(self, now: datetime | None = None) -> float | None:
+        """Seconds left before the TTL runs out (negative once expired); None without a TTL."""
+        expires_at = self.expires_at
+        if expires_at is None:
+            return None
+        return (expires_at - (now or utc_now())).total_seconds()
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        remaining = self.remaining_seconds(now)
+        return remaining is not None and remaining <= 0
+
+    # -- replies: the only place reply envelopes are built -------------------------
+
+    def _reply(self, **fields: Any) -> ModelOnexEnvelope:
+        return ModelOnexEnvelope(
+            correlation_id=self.correlation_id,
+            causation_id=self.envelope_id,
+            source_node=self.target_node or RUNTIME_HOST_SOURCE,
+            target_node=self.source_node,
+            handler_type=self.handler_type,
+            operation=self.operation,
+            is_response=True,
+            **fields,
+        )
+
+    def reply_success(self, payload: dict[str, Any] | None = None) -> ModelOnexEnvelope:
+        return self._reply(payload=payload or {}, success=True)
+
+    def reply_error(
+        self, code: EnumErrorCode, message: str, details: dict[str, Any] | None = None
+    ) -> ModelOnexEnvelope:
+        return self._reply(payload=details or {}, success=False, error=message, error_code=code)

@@ -1,0 +1,1 @@
+"""Transports and handlers: everything below the protocol seam."""

@@ -1,0 +1,110 @@
+"""In-memory event bus: the dependency-free ``ProtocolEventBus``.
+
+Used by the embedded dev host and by unit tests, through the same protocol as
+Kafka. Commands are queued in memory and lost on exit: it gives no durability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.operation import ModelBusHealth
+from onex_host.spi.event_bus import EnvelopeCallback
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = "commands"
+REPLIES = "replies"
+
+
+class MemoryEventBus:
+    """Bounded in-process queue feeding at most ``max_concurrent`` envelopes at once.
+
+    ``publish`` to the command destination enqueues a command (waiting while
+    the queue is full: backpressure, not unbounded buffering); replies are
+    kept per destination and can be awaited with ``next_reply``.
+    """
+
+    def __init__(self, max_concurrent: int = 100, queue_size: int = 1000) -> None:
+        self._commands: asyncio.Queue[ModelOnexEnvelope] = asyncio.Queue(maxsize=queue_size)
+        self._replies: defaultdict[str, asyncio.Queue[ModelOnexEnvelope]] = defaultdict(asyncio.Queue)
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._on_envelope: EnvelopeCallback | None = None
+        self._stopping = False
+
+    async def start(self, on_envelope: EnvelopeCallback) -> None:
+        if self._loop_task is not None:
+            return
+        self._on_envelope = on_envelope
+        self._loop_task = asyncio.create_task(self._deliver_loop(), name="memory-bus-deliver")
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                envelope = await self._commands.get()
+            except asyncio.CancelledError:
+                self._slots.release()
+                raise
+            task = asyncio.create_task(self._deliver(envelope))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _deliver(self, envelope: ModelOnexEnvelope) -> None:
+        assert self._on_envelope is not None
+        try:
+            reply = await self._on_envelope(envelope)
+            reply_to = envelope.metadata.get("reply_to")
+            await self.publish(reply, reply_to if isinstance(reply_to, str) else REPLIES)
+        except Exception:
+            logger.exception("memory bus delivery failed", extra={"correlation_id": str(envelope.correlation_id)})
+        finally:
+            self._slots.release()
+            self._commands.task_done()
+
+    async def publish(self, envelope: ModelOnexEnvelope, topic: str | None = None) -> None:
+        destination = topic or (REPLIES if envelope.is_response else COMMANDS)
+        if destination == COMMANDS:
+            if self._stopping:
+                raise RuntimeError("memory bus is stopping; command not accepted")
+            await self._commands.put(envelope)
+        else:
+            self._replies[destination].put_nowait(envelope)
+
+    async def next_reply(self, topic: str = REPLIES, timeout: float = 5.0) -> ModelOnexEnvelope:
+        return await asyncio.wait_for(self._replies[topic].get(), timeout)
+
+    async def stop(self, timeout_seconds: float) -> None:
+        """Stop taking commands, wait for queued and in-flight ones up to the timeout."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._loop_task is None:
+            return
+        try:
+            await asyncio.wait_for(self._commands.join(), timeout_seconds)
+        except TimeoutError:
+            logger.warning(
+                "memory bus drain timed out", extra={"pending": self._commands.qsize(), "inflight": len(self._inflight)}
+            )
+        self._loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._loop_task
+        for task in list(self._inflight):
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def health(self) -> ModelBusHealth:
+        running = self._loop_task is not None and not self._loop_task.done()
+        return ModelBusHealth(
+            bus_type="memory",
+            live=running or not self._stopping,
+            ready=running and not self._stopping,
+            details={"queued": self._commands.qsize(), "inflight": len(self._inflight)},
+        )

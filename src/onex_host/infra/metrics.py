@@ -1,0 +1,51 @@
+"""Prometheus metrics of one host process.
+
+Each ``HostMetrics`` has its own ``CollectorRegistry`` so several hosts (or
+tests) in one interpreter never share counters.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "HostMetrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class HostMetrics:
+    def __init__(self, mode: str = "primary") -> None:
+        self.mode = mode
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.envelopes = Counter(
+            "onex_envelopes",
+            "Envelopes routed, by node, operation and outcome (ok or the reply's error code).",
+            ["node", "operation", "outcome", "mode"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "onex_envelope_duration_seconds",
+            "Time from routing an envelope to having its reply.",
+            ["node", "operation", "mode"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.inflight = Gauge(
+            "onex_inflight_envelopes", "Envelopes being executed right now.", ["mode"], registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "onex_dead_letters", "Messages sent to the dead-letter topic, by reason.", ["reason", "mode"],
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "onex_retries", "Handler retries after a retryable error, by node and operation.",
+            ["node", "operation", "mode"], registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "onex_consumer_lag", "Messages behind the partition's high watermark.", ["topic", "partition", "mode"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,46 @@
+"""Project pytest plugin: ``--require-services`` and per-marker summary.
+
+Service fixtures (PostgreSQL, OpenBao, Consul, Kafka) live in
+``tests.support.services`` and are re-exported here so every test sees them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.support.services import *  # noqa: F403  (fixtures)
+
+SERVICE_MARKERS = ("postgres", "vault", "consul", "kafka", "http", "llm", "appliance")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        default=False,
+        help="fail, instead of skipping, a test whose backing service cannot be provided",
+    )
+
+
+_outcomes: Counter[tuple[str, str]] = Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        for marker in SERVICE_MARKERS:
+            if marker in report.keywords:
+                _outcomes[(marker, report.outcome)] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _outcomes:
+        return
+    terminalreporter.section("tests per service marker")
+    for marker in SERVICE_MARKERS:
+        counts = {outcome: _outcomes[(marker, outcome)] for outcome in ("passed", "failed", "skipped")}
+        if any(counts.values()):
+            terminalreporter.write_line(
+                f"{marker:>10}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+            )

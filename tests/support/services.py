@@ -1,0 +1,1 @@
+"""Backing-service fixtures (filled in by the services layer)."""
