@@ -157,9 +157,7 @@ class BaseHandler(ABC, Generic[ConfigT]):
         except OperationError as exc:
             return envelope.reply_error(exc.code, exc.message, exc.details)
         except TimeoutError:
-            return envelope.reply_error(
-                EnumErrorCode.TIMEOUT, f"{self.handler_type.value} {context.action} timed out"
-            )
+            return envelope.reply_error(EnumErrorCode.TIMEOUT, f"{self.handler_type.value} {context.action} timed out")
         except Exception as exc:  # a handler bug must never take the host down
             logger.exception(
                 "handler raised",
@@ -173,7 +171,9 @@ class BaseHandler(ABC, Generic[ConfigT]):
 
     async def health_check(self) -> ModelHandlerHealth:
         if self._config is None:
-            return ModelHandlerHealth(handler_type=self.handler_type, healthy=False, details={"error": "not initialized"})
+            return ModelHandlerHealth(
+                handler_type=self.handler_type, healthy=False, details={"error": "not initialized"}
+            )
         try:
             details = await self._probe()
         except Exception as exc:

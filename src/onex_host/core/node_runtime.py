@@ -152,8 +152,15 @@ class NodeRuntime:
             return envelope.reply_error(
                 EnumErrorCode.SHADOW_SKIPPED,
                 f"shadow mode: {envelope.operation!r} has side_effects={spec.side_effects.value} and was not run",
-                {"would_run": {"node": node.slug, "operation": envelope.operation, "handler_type": spec.handler_type.value,
-                               "action": spec.action or envelope.operation, "payload": envelope.payload}},
+                {
+                    "would_run": {
+                        "node": node.slug,
+                        "operation": envelope.operation,
+                        "handler_type": spec.handler_type.value,
+                        "action": spec.action or envelope.operation,
+                        "payload": envelope.payload,
+                    }
+                },
             )
         handler = self._handlers.get(spec.handler_type)
         if handler is None:
@@ -211,4 +218,3 @@ class NodeRuntime:
             f"broadcast: {len(failed)} of {len(replies)} nodes failed; first: {first.error}",
             {"results": results},
         )
-

@@ -10,6 +10,9 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.operation import ModelBusHealth
@@ -19,6 +22,13 @@ logger = logging.getLogger(__name__)
 
 COMMANDS = "commands"
 REPLIES = "replies"
+
+
+class MemoryBusConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue_size: int = Field(default=1000, ge=1)
+    mode: Literal["primary", "shadow"] = "primary"
 
 
 class MemoryEventBus:
@@ -77,8 +87,9 @@ class MemoryEventBus:
         else:
             self._replies[destination].put_nowait(envelope)
 
-    async def next_reply(self, topic: str = REPLIES, timeout: float = 5.0) -> ModelOnexEnvelope:
-        return await asyncio.wait_for(self._replies[topic].get(), timeout)
+    async def next_reply(self, topic: str = REPLIES) -> ModelOnexEnvelope:
+        """Wait for the next reply published to ``topic``; wrap in ``asyncio.timeout`` to bound it."""
+        return await self._replies[topic].get()
 
     async def stop(self, timeout_seconds: float) -> None:
         """Stop taking commands, wait for queued and in-flight ones up to the timeout."""

@@ -1,0 +1,48 @@
+"""``onex-host``: run, feed and check a Runtime Host.
+
+Exit codes: 0 success; 1 the operation failed (an error reply, a host that
+would not start); 2 bad input (contract, arguments); 3 a host or broker that
+cannot be reached. User errors print one ``error: ...`` line each, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from onex_host.cli import run, send, validate
+from onex_host.cli._common import EXIT_USAGE, CliError
+from onex_host.core.errors import ContractError
+
+_SUBCOMMANDS = (run, send, validate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onex-host", description="ONEX Runtime Host")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _SUBCOMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ContractError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""``onex-host run``: start a host and serve until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, resolve_contract
+from onex_host.core.file_registry import load_host
+from onex_host.infra.logging_setup import configure_logging
+from onex_host.infra.process import EndpointOverrides, RuntimeHostProcess
+
+logger = logging.getLogger("onex_host.cli")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="start a runtime host",
+        description="Start a runtime host. With no CONTRACT: $ONEX_CONTRACT, else the bundled dev contract "
+        "(in-memory bus, local echo handler, nothing external needed).",
+    )
+    parser.add_argument("contract", nargs="?", help="runtime host contract (YAML)")
+    parser.add_argument("--bind", help="address for the health, API and metrics listeners (default: contract)")
+    parser.add_argument("--health-port", type=_port, help="health and envelope API port (default: contract)")
+    parser.add_argument("--metrics-port", type=_port, help="Prometheus metrics port (default: contract)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "json", "text"],
+        help="auto: JSON lines unless stderr is a terminal",
+    )
+    parser.set_defaults(func=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_format)
+    host = load_host(resolve_contract(args.contract))
+    process = RuntimeHostProcess(
+        host, EndpointOverrides(bind=args.bind, health_port=args.health_port, metrics_port=args.metrics_port)
+    )
+    try:
+        asyncio.run(process.run())
+    except OSError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    return EXIT_OK

@@ -1,0 +1,136 @@
+"""HTTP endpoints of a host: health probes, Prometheus metrics, and ``POST /v1/envelopes``.
+
+Health and the envelope API share one listener (loopback by default, optional
+bearer token for the API); metrics get their own port unless both ports are
+the same, in which case one listener serves everything.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from onex_host.core.contracts import ModelHealthEndpointConfig, ModelMetricsEndpointConfig
+from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.loader import describe_error, format_location
+from onex_host.infra.metrics import CONTENT_TYPE_LATEST
+
+if TYPE_CHECKING:
+    from onex_host.infra.process import EndpointOverrides, RuntimeHostProcess
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class HttpEndpoints:
+    def __init__(
+        self,
+        process: RuntimeHostProcess,
+        health: ModelHealthEndpointConfig,
+        metrics: ModelMetricsEndpointConfig,
+        overrides: EndpointOverrides,
+    ) -> None:
+        self._process = process
+        self._health = health
+        self._metrics = metrics
+        self._bind_health = overrides.bind or health.bind
+        self._bind_metrics = overrides.bind or metrics.bind
+        self._health_port = health.port if overrides.health_port is None else overrides.health_port
+        self._metrics_port = metrics.port if overrides.metrics_port is None else overrides.metrics_port
+        self._token = health.bearer_token.encode() if health.bearer_token else None
+        self._runners: list[web.AppRunner] = []
+        self.addresses: dict[str, tuple[str, int]] = {}
+
+    # -- routes -------------------------------------------------------------------------
+
+    def _health_routes(self, app: web.Application) -> None:
+        base = self._health.path.rstrip("/")
+        app.router.add_get(f"{base}/live", self._live)
+        app.router.add_get(f"{base}/ready", self._ready)
+        app.router.add_get(base or "/", self._summary)
+        app.router.add_post("/v1/envelopes", self._envelopes)
+
+    def _metrics_routes(self, app: web.Application) -> None:
+        app.router.add_get(self._metrics.path, self._render_metrics)
+
+    async def _live(self, request: web.Request) -> web.Response:
+        live = self._process.liveness()
+        return web.json_response({"live": live}, status=200 if live else 503)
+
+    async def _ready(self, request: web.Request) -> web.Response:
+        health = await self._process.health()
+        return web.json_response(health.as_json(), status=200 if health.ready else 503)
+
+    async def _summary(self, request: web.Request) -> web.Response:
+        health = await self._process.health()
+        contract = self._process.host.contract
+        body: dict[str, Any] = {
+            "status": "healthy" if health.ready else "unhealthy",
+            "name": contract.name,
+            "version": contract.version,
+            "mode": self._process.mode,
+            "uptime_seconds": round(self._process.uptime_seconds, 3),
+            "nodes": sorted(self._process.runtime.nodes),
+            **health.as_json(),
+        }
+        return web.json_response(body, status=200 if health.ready else 503)
+
+    async def _render_metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._process.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _envelopes(self, request: web.Request) -> web.Response:
+        if self._token is not None:
+            supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+            if not hmac.compare_digest(supplied, self._token):
+                return _error(401, "missing or wrong bearer token")
+        body = await request.read()
+        try:
+            envelope = ModelOnexEnvelope.from_wire(body)
+        except ValidationError as exc:
+            problems = "; ".join(f"{format_location(e['loc']) or 'body'}: {describe_error(e)}" for e in exc.errors())
+            return _error(400, f"invalid envelope: {problems}")
+        reply = await self._process.handle_http_envelope(envelope)
+        return web.Response(body=reply.to_wire(), content_type="application/json")
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def _serve(self, name: str, app: web.Application, bind: str, port: int) -> None:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, bind, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OSError(exc.errno, f"cannot listen for {name} on {bind}:{port}: {exc.strerror}") from None
+        self._runners.append(runner)
+        host, bound_port = runner.addresses[0][:2]
+        self.addresses[name] = (str(host), int(bound_port))
+
+    async def start(self) -> None:
+        same_listener = self._health_port == self._metrics_port and self._bind_health == self._bind_metrics
+        if self._health.enabled:
+            app = web.Application()
+            self._health_routes(app)
+            if same_listener and self._metrics.enabled:
+                self._metrics_routes(app)
+            await self._serve("health", app, self._bind_health, self._health_port)
+        if self._metrics.enabled and not (same_listener and self._health.enabled):
+            app = web.Application()
+            self._metrics_routes(app)
+            await self._serve("metrics", app, self._bind_metrics, self._metrics_port)
+
+    async def stop(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+
+    def describe(self) -> dict[str, str]:
+        return {name: f"http://{host}:{port}" for name, (host, port) in self.addresses.items()}

@@ -1,0 +1,70 @@
+"""Process-wide logging: JSON lines off a TTY, readable text on one, secrets masked.
+
+Secret values (tokens, passwords) are registered once when configs are parsed;
+every formatted line is scrubbed of them as a last line of defence, in case a
+library echoes one back in an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import Literal
+
+from pythonjsonlogger.json import JsonFormatter
+
+LogFormat = Literal["auto", "json", "text"]
+MASK = "***"
+
+_secrets: set[str] = set()
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Mask these values in every log line from now on (values shorter than 4 chars are ignored)."""
+    _secrets.update(v for v in values if len(v) >= 4)
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class _RedactingJsonFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class _RedactingTextFormatter(logging.Formatter):
+    _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in self._RESERVED and not k.startswith("_")}
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return redact(line)
+
+
+def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    handler = logging.StreamHandler(sys.stderr)
+    if use_json:
+        handler.setFormatter(
+            _RedactingJsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+                rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(_RedactingTextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Client libraries log connection chatter at INFO; keep the host's own lines readable.
+    for noisy in ("aiokafka", "kafka", "httpx", "httpcore", "aiohttp.access", "hvac"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

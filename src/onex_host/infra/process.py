@@ -1,0 +1,226 @@
+"""``RuntimeHostProcess``: the production process around a ``NodeRuntime``.
+
+It owns everything with a loop or a socket: the event bus that feeds
+envelopes in, the HTTP endpoints, the signal handlers, and the drain on
+shutdown. Handlers are registered only through ``onex_host.infra.wiring``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.file_registry import LoadedHost
+from onex_host.core.node_runtime import NodeRuntime
+from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth
+from onex_host.infra.bus.factory import build_event_bus
+from onex_host.infra.http_api import HttpEndpoints
+from onex_host.infra.logging_setup import register_secrets
+from onex_host.infra.metrics import HostMetrics
+from onex_host.infra.wiring import HANDLER_REGISTRY, register_handlers
+from onex_host.spi.event_bus import ProtocolEventBus
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PROBE_TIMEOUT_S = 2.0
+HEALTH_CACHE_S = 1.0
+
+
+@dataclass(frozen=True)
+class EndpointOverrides:
+    """Command-line overrides of the contract's endpoints, so several hosts fit on one machine."""
+
+    bind: str | None = None
+    health_port: int | None = None
+    metrics_port: int | None = None
+
+
+@dataclass(frozen=True)
+class HostHealth:
+    live: bool
+    ready: bool
+    bus: ModelBusHealth | None
+    handlers: tuple[ModelHandlerHealth, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "live": self.live,
+            "ready": self.ready,
+            "bus": self.bus.model_dump(mode="json") if self.bus else None,
+            "handlers": {
+                h.handler_type.value: h.model_dump(mode="json", exclude={"handler_type"}) for h in self.handlers
+            },
+        }
+
+
+def _collect_secrets(host: LoadedHost) -> list[str]:
+    """Secret values from every handler config, so logs can mask them."""
+    secrets: list[str] = []
+    for entry in host.contract.enabled_handlers():
+        cls = HANDLER_REGISTRY.get(entry.handler_type)
+        if cls is None:
+            continue
+        parsed = cls.parse_config(entry.config, str(host.path))
+        secrets.extend(v.get_secret_value() for v in vars(parsed).values() if isinstance(v, SecretStr))
+    token = host.contract.health_endpoint.bearer_token
+    if token:
+        secrets.append(token)
+    return secrets
+
+
+class RuntimeHostProcess:
+    def __init__(self, host: LoadedHost, overrides: EndpointOverrides | None = None) -> None:
+        contract = host.contract
+        self.host = host
+        self.mode = str(contract.event_bus.config.get("mode", "primary"))
+        self.metrics = HostMetrics(mode=self.mode)
+        self.runtime = NodeRuntime(shadow=self.mode == "shadow")
+        register_secrets(_collect_secrets(host))
+        register_handlers(self.runtime, contract, str(host.path))
+        self.runtime.add_nodes(host.nodes)
+        self.bus: ProtocolEventBus | None = None
+        if contract.event_bus.enabled:
+            self.bus = build_event_bus(
+                contract.event_bus,
+                max_concurrent=contract.max_concurrent_operations,
+                metrics=self.metrics,
+                source=str(host.path),
+            )
+        overrides = overrides or EndpointOverrides()
+        self.endpoints = HttpEndpoints(self, contract.health_endpoint, contract.metrics_endpoint, overrides)
+        self._http_slots = asyncio.Semaphore(contract.max_concurrent_operations)
+        self._stop_requested = asyncio.Event()
+        self._started = False
+        self._stopping = False
+        self._started_at = time.monotonic()
+        self._health_cache: tuple[float, tuple[ModelHandlerHealth, ...]] | None = None
+
+    # -- envelope path -----------------------------------------------------------------
+
+    async def handle_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+        """Route one envelope and record it; the single entry point for the bus and the HTTP API."""
+        node = envelope.target_node or "*"
+        gauge = self.metrics.inflight.labels(self.mode)
+        gauge.inc()
+        started = time.perf_counter()
+        try:
+            reply = await self.runtime.route_envelope(envelope)
+        finally:
+            gauge.dec()
+        self.metrics.latency.labels(node, envelope.operation, self.mode).observe(time.perf_counter() - started)
+        outcome = "ok" if reply.success else (reply.error_code.value if reply.error_code else "error")
+        self.metrics.envelopes.labels(node, envelope.operation, outcome, self.mode).inc()
+        return reply
+
+    async def handle_http_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+        async with self._http_slots:
+            return await self.handle_envelope(envelope)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Initialize handlers, open the endpoints, then start consuming; in that order so
+        nothing is consumed before the host can serve it."""
+        contract = self.host.contract
+        logger.info(
+            "starting runtime host",
+            extra={
+                "contract": contract.name,
+                "nodes": len(self.runtime.nodes),
+                "mode": self.mode,
+                "handlers": [h.value for h in self.runtime.handlers],
+            },
+        )
+        await self.runtime.initialize()
+        await self.endpoints.start()
+        if self.bus is not None:
+            await self.bus.start(self.handle_envelope)
+        self._started = True
+        logger.info("runtime host started", extra={"endpoints": self.endpoints.describe()})
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    async def stop(self) -> None:
+        """Stop fetching, drain in-flight work, release everything; bounded by the shutdown timeout."""
+        if self._stopping:
+            return
+        self._stopping = True
+        timeout = self.host.contract.shutdown_timeout_seconds
+        logger.info("draining", extra={"timeout_s": timeout})
+        if self.bus is not None:
+            try:
+                await asyncio.wait_for(self.bus.stop(timeout), timeout + 1)
+            except TimeoutError:
+                logger.error("event bus did not stop within the shutdown timeout")
+        await self.endpoints.stop()
+        await self.runtime.shutdown()
+        logger.info("runtime host stopped")
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``request_stop``), then drain and stop."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            await self.start()
+            await self._stop_requested.wait()
+        finally:
+            await self.stop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        logger.info("signal received, shutting down", extra={"signal": sig.name})
+        self._stop_requested.set()
+
+    # -- health -------------------------------------------------------------------------
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self._started_at
+
+    async def _handler_health(self) -> tuple[ModelHandlerHealth, ...]:
+        now = time.monotonic()
+        if self._health_cache and now - self._health_cache[0] < HEALTH_CACHE_S:
+            return self._health_cache[1]
+        results = await asyncio.gather(*(self._probe(kind_handler) for kind_handler in self.runtime.handlers.values()))
+        self._health_cache = (now, tuple(results))
+        return self._health_cache[1]
+
+    @staticmethod
+    async def _probe(handler: Any) -> ModelHandlerHealth:
+        try:
+            async with asyncio.timeout(HEALTH_PROBE_TIMEOUT_S):
+                result: ModelHandlerHealth = await handler.health_check()
+                return result
+        except TimeoutError:
+            return ModelHandlerHealth(
+                handler_type=handler.handler_type,
+                healthy=False,
+                details={"error": f"health check timed out after {HEALTH_PROBE_TIMEOUT_S}s"},
+            )
+
+    async def health(self) -> HostHealth:
+        bus = self.bus.health() if self.bus is not None else None
+        handlers = await self._handler_health()
+        live = self.liveness()
+        ready = self._started and not self._stopping and (bus is None or bus.ready) and all(h.healthy for h in handlers)
+        return HostHealth(live=live, ready=ready, bus=bus, handlers=handlers)
+
+    def liveness(self) -> bool:
+        """The process serves and its bus makes progress.
+
+        Stays true while starting and while draining: killing a host that is
+        busy finishing its work would lose exactly what the drain protects.
+        """
+        if not self._started or self._stopping or self.bus is None:
+            return True
+        return self.bus.health().live
