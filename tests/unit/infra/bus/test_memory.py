@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.infra.bus.memory import REPLIES, MemoryEventBus
+from tests.support.bus_suite import EventBusSuite
+from tests.support.factories import command
+
+
+@dataclass
+class MemoryHarness:
+    bus: MemoryEventBus
+    max_concurrent: int
+
+    async def send(self, envelope: ModelOnexEnvelope) -> None:
+        await self.bus.publish(envelope)
+
+    async def next_reply(self, destination: str | None = None) -> ModelOnexEnvelope:
+        return await self.bus.next_reply(destination or REPLIES)
+
+    def reply_destination(self, name: str) -> str:
+        return name
+
+
+class TestMemoryEventBus(EventBusSuite):
+    @pytest.fixture
+    async def bus_harness(self) -> AsyncIterator[MemoryHarness]:
+        bus = MemoryEventBus(max_concurrent=3)
+        yield MemoryHarness(bus, 3)
+        await bus.stop(timeout_seconds=5)
+
+
+async def test_a_stopped_bus_refuses_new_commands() -> None:
+    bus = MemoryEventBus()
+    await bus.stop(timeout_seconds=1)
+    with pytest.raises(RuntimeError, match="stopping"):
+        await bus.publish(command())
+    assert bus.health().ready is False
+
+
+async def test_a_failing_callback_does_not_stop_delivery() -> None:
+    bus = MemoryEventBus(max_concurrent=1)
+    calls = 0
+
+    async def flaky(envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+        return envelope.reply_success({"ok": True})
+
+    await bus.start(flaky)
+    await bus.publish(command())
+    await bus.publish(command())
+    async with asyncio.timeout(5):
+        reply = await bus.next_reply()
+    assert reply.payload == {"ok": True}
+    await bus.stop(timeout_seconds=1)
+
+
+async def test_drain_gives_up_after_the_timeout() -> None:
+    bus = MemoryEventBus(max_concurrent=1)
+    release = asyncio.Event()
+
+    async def stuck(envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+        await release.wait()
+        return envelope.reply_success()
+
+    await bus.start(stuck)
+    await bus.publish(command())
+    await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await bus.stop(timeout_seconds=0.2)
+    assert loop.time() - started < 2
+    assert bus.health().ready is False
