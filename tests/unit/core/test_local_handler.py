@@ -68,5 +68,5 @@ async def test_before_initialize_and_after_shutdown() -> None:
 def test_bad_config_is_a_contract_error() -> None:
     with pytest.raises(ContractError, match=r"max_sleep_seconds: Input should be greater than or equal to 0"):
         LocalHandler.parse_config({"max_sleep_seconds": -1}, "host.yaml")
-    with pytest.raises(ContractError, match="host.yaml: colour: unknown field"):
+    with pytest.raises(ContractError, match=r"host\.yaml: colour: unknown field"):
         LocalHandler.parse_config({"colour": "red"}, "host.yaml")
