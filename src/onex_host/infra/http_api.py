@@ -45,6 +45,7 @@ class HttpEndpoints:
         self._health_port = health.port if overrides.health_port is None else overrides.health_port
         self._metrics_port = metrics.port if overrides.metrics_port is None else overrides.metrics_port
         self._token = health.bearer_token.encode() if health.bearer_token else None
+        self._shutdown_timeout = process.host.contract.shutdown_timeout_seconds
         self._runners: list[web.AppRunner] = []
         self.addresses: dict[str, tuple[str, int]] = {}
 
@@ -102,7 +103,10 @@ class HttpEndpoints:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def _serve(self, name: str, app: web.Application, bind: str, port: int) -> None:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # In-flight API requests get the same drain window as bus work.
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=self._shutdown_timeout
+        )
         await runner.setup()
         site = web.TCPSite(runner, bind, port, reuse_address=True)
         try:
@@ -115,7 +119,9 @@ class HttpEndpoints:
         self.addresses[name] = (str(host), int(bound_port))
 
     async def start(self) -> None:
-        same_listener = self._health_port == self._metrics_port and self._bind_health == self._bind_metrics
+        same_listener = (
+            self._health_port == self._metrics_port != 0 and self._bind_health == self._bind_metrics
+        )
         if self._health.enabled:
             app = web.Application()
             self._health_routes(app)
