@@ -1,0 +1,61 @@
+"""Plumbing of the appliance checks: where the tools are, and what to do when one is missing.
+
+Every check runs a real tool on the real files; none needs a container engine,
+a Nix store, a cluster or a network. A missing tool skips the check, or fails it
+under ``--require-services`` (CI), with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+CI_DIR = REPOSITORY / "ci"
+
+if str(CI_DIR) not in sys.path:
+    # The Dagger module's own modules import each other as top-level modules,
+    # exactly as the Dagger runtime installs them.
+    sys.path.insert(0, str(CI_DIR))
+
+
+DEBIAN_TOOLS_HINT = "run `bash scripts/tools/install.sh` (Debian packages nix-bin and docker-compose)"
+VENV_TOOLS_HINT = "run `make venv` (uv sync --all-groups installs the appliance group)"
+
+
+def unavailable(config: pytest.Config, message: str) -> NoReturn:
+    """Skip, or fail under ``--require-services``, because a prerequisite is missing."""
+    if config.getoption("--require-services"):
+        pytest.fail(f"{message} (--require-services turns this into a failure)", pytrace=False)
+    pytest.skip(message)
+
+
+def debian_tool(config: pytest.Config, name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        unavailable(config, f"{name} is not on PATH: {DEBIAN_TOOLS_HINT}")
+    return found
+
+
+def venv_tool(config: pytest.Config, name: str) -> str:
+    """A tool from uv.lock's appliance group: the venv's own, never one that happens to be on PATH."""
+    path = VENV_BIN / name
+    if not path.is_file():
+        unavailable(config, f"{path} is missing: {VENV_TOOLS_HINT}")
+    return str(path)
+
+
+def run_tool(argv: Sequence[str], *, cwd: Path = REPOSITORY, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a check tool; the caller asserts on the return code and shows its output."""
+    return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def explain(result: subprocess.CompletedProcess[str]) -> str:
+    return f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
