@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+
+from onex_host.infra.bus.kafka.offsets import OffsetTracker, PartitionOffsets
+
+
+def test_nothing_is_committable_before_work_starts() -> None:
+    offsets = PartitionOffsets()
+    assert offsets.committable is None
+    assert offsets.pending_commit is None
+
+
+def test_out_of_order_completion_never_skips_unfinished_work() -> None:
+    offsets = PartitionOffsets()
+    for offset in (10, 11, 12, 13):
+        offsets.start(offset)
+    offsets.finish(12)
+    offsets.finish(13)
+    assert offsets.committable == 10  # 10 and 11 still running: replay them after a crash
+    offsets.finish(10)
+    assert offsets.committable == 11
+    offsets.finish(11)
+    assert offsets.committable == 14
+    assert offsets.unfinished_count == 0
+
+
+def test_gaps_in_offsets_are_allowed() -> None:
+    offsets = PartitionOffsets()
+    offsets.start(5)
+    offsets.start(9)  # compaction or a transaction marker in between
+    offsets.finish(9)
+    assert offsets.committable == 5
+    offsets.finish(5)
+    assert offsets.committable == 10
+
+
+def test_pending_commit_only_reports_progress() -> None:
+    offsets = PartitionOffsets()
+    offsets.start(0)
+    offsets.finish(0)
+    assert offsets.pending_commit == 1
+    offsets.mark_committed(1)
+    assert offsets.pending_commit is None
+    offsets.mark_committed(0)  # a late, older commit never moves the position back
+    assert offsets.committed == 1
+
+
+def test_finishing_an_unknown_or_finished_offset_is_a_bug() -> None:
+    offsets = PartitionOffsets()
+    offsets.start(3)
+    with pytest.raises(ValueError, match="not started"):
+        offsets.finish(4)
+    offsets.start(4)
+    offsets.finish(4)
+    with pytest.raises(ValueError, match="already finished"):
+        offsets.finish(4)
+
+
+def test_offsets_must_be_started_in_order() -> None:
+    offsets = PartitionOffsets()
+    offsets.start(7)
+    with pytest.raises(ValueError, match="must increase"):
+        offsets.start(7)
+
+
+def test_tracker_reports_pending_commits_per_partition_and_forgets_released_ones() -> None:
+    tracker: OffsetTracker[str] = OffsetTracker()
+    a, b = tracker.assign("a"), tracker.assign("b")
+    a.start(0)
+    a.finish(0)
+    b.start(0)
+    assert tracker.pending_commits() == {"a": 1}
+    b.finish(0)
+    assert tracker.pending_commits({"b"}) == {"b": 1}
+    tracker.mark_committed({"a": 1, "b": 1, "gone": 3})
+    assert tracker.pending_commits() == {}
+    tracker.release("a")
+    assert "a" not in tracker
+    assert tracker.get("a") is None
+    # a reassigned partition starts fresh: consumption resumes from the committed offset
+    assert tracker.assign("b").committable is None
