@@ -159,6 +159,9 @@ class BaseHandler(ABC, Generic[ConfigT]):
         except TimeoutError:
             return envelope.reply_error(EnumErrorCode.TIMEOUT, f"{self.handler_type.value} {context.action} timed out")
         except Exception as exc:  # a handler bug must never take the host down
+            translated = self.translate_error(exc)
+            if translated is not None:
+                return envelope.reply_error(translated.code, translated.message, translated.details)
             logger.exception(
                 "handler raised",
                 extra={"correlation_id": str(envelope.correlation_id), "handler": self.handler_type.value},
@@ -185,6 +188,14 @@ class BaseHandler(ABC, Generic[ConfigT]):
     @abstractmethod
     async def _probe(self) -> dict[str, Any]:
         """Check the upstream; return non-secret details, raise if unhealthy."""
+
+    def translate_error(self, exc: Exception) -> OperationError | None:
+        """Map a client library's exception to an error reply, once per handler.
+
+        Return None for anything that is not an expected upstream condition:
+        it is then logged as a bug and answered with ``internal_error``.
+        """
+        return None
 
     def describe_failure(self, exc: BaseException) -> str:
         """A failure description safe to publish: exception type and message, no config."""

@@ -16,9 +16,12 @@ from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.handler_base import BaseHandler
 from onex_host.core.local_handler import LocalHandler
 from onex_host.core.node_runtime import NodeRuntime
+from onex_host.infra.handlers import DbHandler, HttpHandler
 
 HANDLER_REGISTRY: Mapping[EnumHandlerType, type[BaseHandler[Any]]] = {
     EnumHandlerType.LOCAL: LocalHandler,  # dev/test only; refused by production contracts
+    EnumHandlerType.HTTP: HttpHandler,
+    EnumHandlerType.DB: DbHandler,
 }
 
 
@@ -47,9 +50,7 @@ def check_handler_configs(contract: ModelRuntimeHostContract, source: str) -> No
         try:
             cls.parse_config(entry.config, source)
         except ContractError as exc:
-            problems.extend(
-                ContractProblem(p.path, f"{prefix}.config.{p.field}", p.message) for p in exc.problems
-            )
+            problems.extend(ContractProblem(p.path, f"{prefix}.config.{p.field}", p.message) for p in exc.problems)
     if problems:
         raise ContractError(problems)
 

@@ -1,0 +1,6 @@
+"""Per-request handlers: one module per upstream, registered in ``onex_host.infra.wiring``."""
+
+from onex_host.infra.handlers.db import DbHandler
+from onex_host.infra.handlers.http import HttpHandler
+
+__all__ = ["DbHandler", "HttpHandler"]

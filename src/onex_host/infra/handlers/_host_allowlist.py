@@ -1,0 +1,74 @@
+"""Which hosts an HTTP request may reach: the guard against server-side request forgery.
+
+Anyone who can write to the command topic can ask for any URL, so a host
+with ``allowed_hosts`` configured checks every URL, including every redirect
+hop, before a connection is made. Entries are host names or IP literals,
+optionally with ``:port``; ``*.example.com`` matches sub-domains of
+example.com (not example.com itself). Matching is on the name in the URL:
+resolve-time tricks (DNS rebinding) need a network-level egress policy too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class _HostRule:
+    host: str
+    port: int | None
+    wildcard: bool
+
+    def matches(self, host: str, port: int) -> bool:
+        if self.port is not None and self.port != port:
+            return False
+        if self.wildcard:
+            return host.endswith("." + self.host)
+        return host == self.host
+
+
+def parse_host_rule(entry: str) -> _HostRule:
+    """Parse one ``allowed_hosts`` entry; raises ``ValueError`` with the reason."""
+    text = entry.strip().lower()
+    port: int | None = None
+    if text.startswith("["):  # [::1] or [::1]:8080
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            port = _parse_port(rest.removeprefix(":"), entry)
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = _parse_port(port_text, entry)
+    else:
+        host = text
+    wildcard = host.startswith("*.")
+    host = host.removeprefix("*.")
+    if not host or "*" in host or "/" in host:
+        raise ValueError(f"{entry!r} is not a host name, IP address or *.domain (optionally with :port)")
+    return _HostRule(host, port, wildcard)
+
+
+def _parse_port(text: str, entry: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{entry!r} has an invalid port")
+    return int(text)
+
+
+class HostAllowlist:
+    """``None`` entries allow every host; an empty list allows none."""
+
+    def __init__(self, entries: Iterable[str] | None) -> None:
+        self._rules = None if entries is None else tuple(parse_host_rule(e) for e in entries)
+
+    @property
+    def restricted(self) -> bool:
+        return self._rules is not None
+
+    def allows(self, url: httpx.URL) -> bool:
+        if self._rules is None:
+            return True
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = url.host.lower().rstrip(".")
+        return any(rule.matches(host, port) for rule in self._rules)

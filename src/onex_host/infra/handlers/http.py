@@ -1,0 +1,272 @@
+"""``HttpHandler``: one outbound HTTP request per envelope, through httpx.
+
+A reply carries the upstream's status, headers and body whatever the status:
+a 404 or a 500 is an answer the caller asked for, not a handler failure.
+Only a request that could not be made or read (refused host, unreachable
+server, timeout, oversized body) is an error reply.
+
+Redirects are followed by hand, one hop at a time, so the host allow-list is
+checked before every connection, not only the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, JsonValue, field_validator, model_validator
+
+from onex_host.core.contracts import ModelOperationSpec
+from onex_host.core.enums import EnumErrorCode, EnumHandlerType
+from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.errors import OperationError
+from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action
+from onex_host.core.operation import OperationContext
+from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
+from onex_host.infra.handlers._http_errors import transport_failure
+from onex_host.infra.handlers._params import request_payload, unknown_params
+
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+QueryValue = str | int | float | bool
+_CONTRACT_KEYS = frozenset({"base_url"})
+
+
+class HttpHandlerConfig(HandlerConfigModel):
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    allowed_hosts: list[str] | None = Field(
+        default=None, description="When set, every other host is refused before connecting (each redirect hop too)."
+    )
+    max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    max_connections: int = Field(default=100, ge=1)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _valid_hosts(cls, hosts: list[str] | None) -> list[str] | None:
+        for entry in hosts or []:
+            parse_host_rule(entry)
+        return hosts
+
+
+class HttpRequestPayload(PayloadModel):
+    method: HttpMethod = "GET"
+    url: str | None = Field(
+        default=None, description="Absolute http(s) URL; not allowed when the contract pins base_url."
+    )
+    path: str | None = Field(default=None, description="Path under the contract's base_url.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, QueryValue | list[QueryValue]] = Field(default_factory=dict)
+    json_body: JsonValue = Field(default=None, alias="json")
+    body: str | None = Field(default=None, description="Raw request body, sent as UTF-8.")
+    body_base64: str | None = Field(default=None, description="Raw binary request body, base64-encoded.")
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    follow_redirects: bool = True
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, method: Any) -> Any:
+        return method.upper() if isinstance(method, str) else method
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpRequestPayload:
+        given = [name for name in ("json_body", "body", "body_base64") if name in self.model_fields_set]
+        if len(given) > 1:
+            names = ", ".join("json" if name == "json_body" else name for name in given)
+            raise ValueError(f"give at most one of json, body, body_base64 (got {names})")
+        return self
+
+    @property
+    def sends_json(self) -> bool:
+        return "json_body" in self.model_fields_set
+
+
+class HttpHandler(BaseHandler[HttpHandlerConfig]):
+    handler_type = EnumHandlerType.HTTP
+    config_model = HttpHandlerConfig
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._client: httpx.AsyncClient | None = None
+        self._allowlist = HostAllowlist(None)
+
+    async def _open(self, config: HttpHandlerConfig) -> None:
+        self._allowlist = HostAllowlist(config.allowed_hosts)
+        self._client = httpx.AsyncClient(
+            timeout=config.timeout_seconds,
+            follow_redirects=False,  # hops are followed in _send so each one is checked
+            limits=httpx.Limits(max_connections=config.max_connections),
+            trust_env=False,  # a proxy from the environment would bypass the allow-list check
+        )
+
+    async def _close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _probe(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "allowed_hosts": "any" if config.allowed_hosts is None else len(config.allowed_hosts),
+            "timeout_seconds": config.timeout_seconds,
+        }
+
+    def validate_operation(self, operation: str, spec: ModelOperationSpec) -> str | None:
+        problem = super().validate_operation(operation, spec) or unknown_params(
+            spec, HttpRequestPayload, _CONTRACT_KEYS
+        )
+        if problem:
+            return problem
+        base_url = spec.params.get("base_url")
+        if base_url is not None and not _is_http_url(base_url):
+            return f"params.base_url: {base_url!r} is not an absolute http(s) URL"
+        return None
+
+    def translate_error(self, exc: Exception) -> OperationError | None:
+        if isinstance(exc, httpx.HTTPError):
+            return transport_failure(exc, "HTTP upstream")
+        return None
+
+    @action("request")
+    async def _request(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+        """Send the request described by the payload (and the contract's pinned fields)."""
+        request = request_payload(envelope, context, HttpRequestPayload, _CONTRACT_KEYS)
+        url = _target_url(request, context.spec.params.get("base_url"))
+        timeout = context.timeout(request.timeout_seconds or self.config.timeout_seconds)
+        async with asyncio.timeout(timeout):  # one budget for every hop and the body
+            return await self._send(request, url, timeout)
+
+    async def _send(self, payload: HttpRequestPayload, url: str, hop_timeout: float) -> dict[str, Any]:
+        assert self._client is not None
+        request = self._client.build_request(
+            payload.method,
+            httpx.URL(url).copy_merge_params(payload.query),  # keeps a query already in the URL
+            headers=payload.headers,
+            content=_raw_body(payload),
+            json=payload.json_body if payload.sends_json else None,
+            timeout=hop_timeout,
+        )
+        redirects = 0
+        while True:
+            self._check_host(request.url)
+            response = await self._client.send(request, stream=True)
+            try:
+                next_request = response.next_request if payload.follow_redirects else None
+                if next_request is None:
+                    return await self._reply(response)
+            finally:
+                await response.aclose()
+            redirects += 1
+            if redirects > self.config.max_redirects:
+                raise OperationError(
+                    EnumErrorCode.UPSTREAM_ERROR,
+                    f"more than max_redirects={self.config.max_redirects} redirects, last to {next_request.url}",
+                )
+            request = next_request
+
+    def _check_host(self, url: httpx.URL) -> None:
+        if url.scheme not in ("http", "https"):
+            raise OperationError(EnumErrorCode.FORBIDDEN, f"URL scheme {url.scheme!r} is not allowed (http, https)")
+        if not self._allowlist.allows(url):
+            raise OperationError(
+                EnumErrorCode.FORBIDDEN,
+                f"host {url.host!r} (port {url.port or 'default'}) is not in the http handler's allowed_hosts",
+                {"host": url.host},
+            )
+
+    async def _reply(self, response: httpx.Response) -> dict[str, Any]:
+        content = await self._read_limited(response)
+        body, encoding = _decode_body(response, content)
+        return {
+            "status": response.status_code,
+            "headers": dict(response.headers),
+            "body": body,
+            "body_encoding": encoding,
+            "url": str(response.url),
+        }
+
+    async def _read_limited(self, response: httpx.Response) -> bytes:
+        """Read at most ``max_response_bytes`` (after decompression), then give up."""
+        limit = self.config.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit, f"declared Content-Length {declared}")
+        chunks: list[bytes] = []
+        received = 0
+        async for chunk in response.aiter_bytes():
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(limit, f"more than {limit} bytes received")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _too_large(limit: int, what: str) -> OperationError:
+    return OperationError(
+        EnumErrorCode.UPSTREAM_ERROR,
+        f"response body exceeds max_response_bytes={limit} ({what}); nothing was returned",
+        {"max_response_bytes": limit},
+    )
+
+
+def _target_url(payload: HttpRequestPayload, base_url: str | None) -> str:
+    if base_url is None:
+        if payload.path is not None:
+            raise OperationError(
+                EnumErrorCode.INVALID_PAYLOAD, "payload.path: only allowed when the node contract pins params.base_url"
+            )
+        if payload.url is None:
+            raise OperationError(EnumErrorCode.INVALID_PAYLOAD, "payload.url: required field is missing")
+        if not _is_http_url(payload.url):
+            raise OperationError(
+                EnumErrorCode.INVALID_PAYLOAD, f"payload.url: {payload.url!r} is not an absolute http(s) URL"
+            )
+        return payload.url
+    if payload.url is not None:
+        raise OperationError(
+            EnumErrorCode.FORBIDDEN,
+            "payload.url: this operation's URL is fixed by the node contract; give path instead",
+        )
+    path = payload.path or ""
+    segments = path.split("/")
+    if "://" in path or path.startswith("//") or "\\" in path or ".." in segments:
+        raise OperationError(EnumErrorCode.INVALID_PAYLOAD, f"payload.path: {path!r} must be a plain relative path")
+    return base_url.rstrip("/") + "/" + path.lstrip("/") if path else base_url
+
+
+def _is_http_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
+def _raw_body(payload: HttpRequestPayload) -> bytes | None:
+    if payload.body is not None:
+        return payload.body.encode()
+    if payload.body_base64 is not None:
+        try:
+            return base64.b64decode(payload.body_base64, validate=True)
+        except binascii.Error:
+            raise OperationError(EnumErrorCode.INVALID_PAYLOAD, "payload.body_base64: not valid base64") from None
+    return None
+
+
+def _decode_body(response: httpx.Response, content: bytes) -> tuple[Any, str]:
+    """JSON when the response says so, text when it decodes, base64 otherwise."""
+    mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content and (mime == "application/json" or mime.endswith("+json")):
+        try:
+            return json.loads(content), "json"
+        except ValueError:
+            pass  # a server that mislabels its body still gets its text returned
+    try:
+        return content.decode(response.charset_encoding or "utf-8"), "text"
+    except (UnicodeDecodeError, LookupError):
+        return base64.b64encode(content).decode("ascii"), "base64"
