@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 CONTRACT    ?=
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv services lint test run bench clean
+.PHONY: help venv services tools lint test run bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,15 +28,21 @@ venv: $(VENV)/.synced ## create .venv from uv.lock (idempotent)
 services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the tests (no-op when present)
 	@bash scripts/services/install.sh
 
+tools: ## install the appliance check tools (nix-instantiate, docker-compose) from Debian (no-op when present)
+	@bash scripts/tools/install.sh
+
 lint: venv ## ruff, mypy --strict, import-linter
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/lint-imports
 
-test: venv services lint ## every quality gate and every test, with coverage
+test: venv services tools lint ## every quality gate and every test, with coverage
 	rm -f .coverage .coverage.*
 	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+bench: venv services ## run the benchmark suite; writes bench/results/latest.{json,md,png}
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 run: venv ## start the host on the bundled dev contract (in-memory bus, local handler)
 	$(VENV)/bin/onex-host run $(CONTRACT)
