@@ -10,7 +10,13 @@ from onex_host.infra.shadow.observed import ObservedReply, Side
 
 
 def reply(
-    side: Side, cid: str, at: float, payload: dict[str, Any] | None = None, *, replied_at: float | None = None, **extra: Any
+    side: Side,
+    cid: str,
+    at: float,
+    payload: dict[str, Any] | None = None,
+    *,
+    replied_at: float | None = None,
+    **extra: Any,
 ) -> ObservedReply:
     document = {"correlation_id": cid, "operation": "echo", "success": True, "payload": payload or {}, **extra}
     return ObservedReply(side, cid, document, arrived_at=at, replied_at=at if replied_at is None else replied_at)

@@ -36,5 +36,6 @@ def test_a_shadow_skipped_reply_is_recognised() -> None:
     request = command()
     skipped = request.reply_error(EnumErrorCode.SHADOW_SKIPPED, "skipped", {"would_run": {}})
     observed = decode_reply(Side.SHADOW, skipped.to_wire(), None, arrived_at=0.0, record_timestamp_ms=0)
-    assert observed is not None and observed.shadow_skipped
+    assert observed is not None
+    assert observed.shadow_skipped
     assert ModelOnexEnvelope.from_wire(skipped.to_wire()).error_code is EnumErrorCode.SHADOW_SKIPPED
