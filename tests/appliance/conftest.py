@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.appliance.k8s_render import overlay_renders
 from tests.appliance.tooling import REPOSITORY
 
 from service_topology import Topology, load_topology  # isort: skip  (ci/ is put on sys.path by tooling)
@@ -19,3 +20,6 @@ def repository() -> Path:
 @pytest.fixture(scope="session")
 def topology() -> Topology:
     return load_topology(REPOSITORY)
+
+
+__all__ = ["overlay_renders", "repository", "topology"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -52,9 +52,26 @@ def venv_tool(config: pytest.Config, name: str) -> str:
     return str(path)
 
 
-def run_tool(argv: Sequence[str], *, cwd: Path = REPOSITORY, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run a check tool; the caller asserts on the return code and shows its output."""
-    return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+def run_tool(
+    argv: Sequence[str],
+    *,
+    cwd: Path = REPOSITORY,
+    timeout: float = 120,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a check tool; the caller asserts on the return code and shows its output.
+
+    ``env`` replaces the environment entirely, so a check sees only what it declares.
+    """
+    return subprocess.run(
+        list(argv),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=None if env is None else dict(env),
+    )
 
 
 def explain(result: subprocess.CompletedProcess[str]) -> str:

@@ -1,0 +1,166 @@
+"""deploy/k8s rendered the way Argo CD renders it, and the pieces the checks look at.
+
+Rendering is done once per overlay per test session (``OverlayRenders``):
+kubectl's kustomize is fast, but checkov is not, so it runs once over every
+render together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.appliance.tooling import REPOSITORY, explain, run_tool, unavailable, venv_tool
+
+K8S_DIR = REPOSITORY / "deploy" / "k8s"
+OVERLAYS = ("production", "shadow")
+# The contracts sit at the repository root, outside the kustomization roots.
+KUSTOMIZE_FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
+
+Resource = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Render:
+    name: str
+    text: str
+    resources: tuple[Resource, ...]
+
+    def of_kind(self, kind: str) -> list[Resource]:
+        return [resource for resource in self.resources if resource["kind"] == kind]
+
+    def one(self, kind: str) -> Resource:
+        found = self.of_kind(kind)
+        assert len(found) == 1, f"{self.name}: expected one {kind}, rendered {len(found)}"
+        return found[0]
+
+    def config_map(self, generated_name: str) -> Resource:
+        """A generated ConfigMap by its base name (kustomize appends suffixes and a hash)."""
+        found = [cm for cm in self.of_kind("ConfigMap") if cm["metadata"]["name"].startswith(generated_name)]
+        assert len(found) == 1, f"{self.name}: expected one ConfigMap named {generated_name}*, found {len(found)}"
+        return found[0]
+
+
+def host_container(deployment: Resource) -> Resource:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["onex-host"], containers
+    container: Resource = containers[0]
+    return container
+
+
+def base_contract_files() -> list[Path]:
+    """The contract files the base ConfigMap is generated from, as paths in the repository."""
+    kustomization = yaml.safe_load((K8S_DIR / "base" / "kustomization.yaml").read_text(encoding="utf-8"))
+    (generator,) = [g for g in kustomization["configMapGenerator"] if g["name"] == "onex-host-contracts"]
+    return [(K8S_DIR / "base" / relative).resolve() for relative in generator["files"]]
+
+
+def _render(config: pytest.Config, directory: Path) -> Render:
+    kubectl = venv_tool(config, "kubectl")
+    result = run_tool([kubectl, "kustomize", *KUSTOMIZE_FLAGS, str(directory)])
+    assert result.returncode == 0, explain(result)
+    resources = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    return Render(name=directory.name, text=result.stdout, resources=resources)
+
+
+@dataclass
+class OverlayRenders:
+    """Session cache of the rendered overlays and of checkov's findings on them."""
+
+    config: pytest.Config
+    workdir: Path
+    _renders: dict[str, Render] = field(default_factory=dict)
+    _checkov: dict[str, Any] | None = None
+
+    def render(self, overlay: str) -> Render:
+        if overlay not in self._renders:
+            missing = [str(path.relative_to(REPOSITORY)) for path in base_contract_files() if not path.is_file()]
+            if missing:
+                unavailable(
+                    self.config,
+                    f"deploy/k8s/base puts {', '.join(missing)} into the contracts ConfigMap, "
+                    "but the file does not exist yet",
+                )
+            self._renders[overlay] = _render(self.config, K8S_DIR / "overlays" / overlay)
+        return self._renders[overlay]
+
+    def argocd(self) -> Render:
+        if "argocd" not in self._renders:
+            self._renders["argocd"] = _render(self.config, K8S_DIR / "argocd")
+        return self._renders["argocd"]
+
+    def checkov_results(self) -> dict[str, Any]:
+        """checkov's kubernetes results over every overlay render, from one run."""
+        if self._checkov is None:
+            checkov = venv_tool(self.config, "checkov")
+            scan_dir = self.workdir / "checkov"
+            scan_dir.mkdir(exist_ok=True)
+            for overlay in OVERLAYS:
+                (scan_dir / f"{overlay}.yaml").write_text(self.render(overlay).text, encoding="utf-8")
+            # --skip-download: no call home for guidelines; the checks ship in the package.
+            argv = [checkov, "--directory", str(scan_dir), "--framework", "kubernetes", "--skip-download"]
+            result = run_tool([*argv, "--output", "json"], timeout=300)
+            # Exit 1 means "findings"; the findings are asserted by the caller.
+            assert result.returncode in (0, 1), explain(result)
+            report = json.loads(result.stdout)
+            assert isinstance(report, dict), result.stdout[:2000]
+            assert report.get("check_type") == "kubernetes", result.stdout[:2000]
+            assert report["summary"]["parsing_errors"] == 0, report["summary"]
+            self._checkov = report["results"]
+        return self._checkov
+
+
+def pod_environment(render: Render) -> dict[str, str]:
+    """The environment the host container sees, with secret values replaced by a marker."""
+    container = host_container(render.one("Deployment"))
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        name = source["configMapRef"]["name"]
+        (config_map,) = [cm for cm in render.of_kind("ConfigMap") if cm["metadata"]["name"] == name]
+        environment.update(config_map["data"])
+    for variable in container.get("env", []):
+        if "value" in variable:
+            environment[variable["name"]] = variable["value"]
+        else:
+            secret = variable["valueFrom"]["secretKeyRef"]
+            environment[variable["name"]] = f"from-secret-{secret['name']}-{secret['key']}"
+    return environment
+
+
+def materialise_contract_volume(render: Render, root: Path) -> Path:
+    """Lay the contracts volume out as the kubelet does at /etc/onex/contracts; return its root."""
+    deployment = render.one("Deployment")
+    (mount,) = [m for m in host_container(deployment)["volumeMounts"] if m["name"] == "contracts"]
+    (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "contracts"]
+    (config_map,) = [cm for cm in render.of_kind("ConfigMap") if cm["metadata"]["name"] == volume["configMap"]["name"]]
+    for item in volume["configMap"]["items"]:
+        target = root / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(config_map["data"][item["key"]], encoding="utf-8")
+    assert mount["mountPath"] == "/etc/onex/contracts", mount
+    return root
+
+
+def contract_path_in_pod(render: Render) -> str:
+    return pod_environment(render)["ONEX_CONTRACT"]
+
+
+def checkov_skip_annotations(resources: tuple[Resource, ...]) -> Iterator[tuple[str, str, str]]:
+    """(resource, rule, reason) for every ``checkov.io/skip*`` annotation."""
+    for resource in resources:
+        annotations: Mapping[str, str] = resource["metadata"].get("annotations") or {}
+        for key, value in annotations.items():
+            if key.startswith("checkov.io/skip"):
+                rule, _, reason = value.partition("=")
+                yield f"{resource['kind']}/{resource['metadata']['name']}", rule, reason
+
+
+@pytest.fixture(scope="session")
+def overlay_renders(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> OverlayRenders:
+    return OverlayRenders(config=request.config, workdir=tmp_path_factory.mktemp("k8s"))
