@@ -63,18 +63,27 @@ def _host_port(address: str, variable: str) -> tuple[str, int]:
     return parsed.hostname, parsed.port
 
 
-def _start_native(stack: ExitStack, make: Callable[[], Server]) -> Server:
-    """Start a native server for the session; a missing binary or failed start makes the provider unavailable."""
-    try:
-        server = make()
-    except ServiceNotInstalledError as exc:
-        raise ServiceUnavailable(str(exc)) from exc
-    stack.callback(server.close)
-    try:
-        server.start()
-    except ServiceStartError as exc:
-        raise ServiceUnavailable(str(exc)) from exc
-    return server
+def _start_native(stack: ExitStack, make: Callable[[], Server], attempts: int = 2) -> Server:
+    """Start a native server for the session; a missing binary or failed start makes the provider unavailable.
+
+    A failed start is retried once on fresh ports: between picking a free port
+    and binding it, a parallel test session may have taken it.
+    """
+    failures: list[str] = []
+    for _ in range(attempts):
+        try:
+            server = make()
+        except ServiceNotInstalledError as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+        try:
+            server.start()
+        except ServiceStartError as exc:
+            server.close()
+            failures.append(str(exc))
+            continue
+        stack.callback(server.close)
+        return server
+    raise ServiceUnavailable(f"failed to start {attempts} times; last: {failures[-1]}")
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from tests.support.native._process import (
     ServiceNotInstalledError,
     ServiceStartError,
     free_port,
+    free_ports,
 )
 from tests.support.native.consul import NativeConsul
 from tests.support.native.kafka import NativeKafka
@@ -27,4 +28,5 @@ __all__ = [
     "ServiceNotInstalledError",
     "ServiceStartError",
     "free_port",
+    "free_ports",
 ]

@@ -40,10 +40,18 @@ class ServiceNotInstalledError(ServiceStartError):
 
 def free_port() -> int:
     """A loopback TCP port that was free a moment ago (the kernel picks it, so parallel runs rarely collide)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports: all are held open until all are picked, so none repeats."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((LOOPBACK, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def _is_free(port: int) -> bool:

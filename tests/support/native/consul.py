@@ -12,7 +12,7 @@ from tests.support.native._process import (
     ManagedProcess,
     NativeServer,
     find_executable,
-    free_port,
+    free_ports,
     wait_until,
 )
 
@@ -37,10 +37,8 @@ class NativeConsul(NativeServer):
     def __init__(self, *, startup_timeout: float = 60.0) -> None:
         super().__init__(startup_timeout=startup_timeout)
         self.consul = find_executable("consul", SERVICES_DIR / "consul" / CONSUL_VERSION / "bin" / "consul")
-        self.ports = {
-            name: free_port()
-            for name in ("http-port", "dns-port", "serf-lan-port", "serf-wan-port", "server-port", "grpc-port")
-        }
+        flags = ("http-port", "dns-port", "serf-lan-port", "serf-wan-port", "server-port", "grpc-port")
+        self.ports = dict(zip(flags, free_ports(len(flags)), strict=True))
         self.node_name = f"onex-test-{secrets.token_hex(4)}"
 
     @property

@@ -24,7 +24,7 @@ from tests.support.native._process import (
     ServiceNotInstalledError,
     ServiceStartError,
     find_executable,
-    free_port,
+    free_ports,
     wait_until,
 )
 from tests.support.servicespec import service_spec
@@ -135,8 +135,9 @@ class NativeKafka(NativeServer):
         self.version = version or default_kafka_version()
         self.home = kafka_home(self.version)
         self.java = java_executable()
-        self.port = port or free_port()
-        self.controller_port = controller_port or free_port()
+        spare = free_ports(2)
+        self.port = port or spare[0]
+        self.controller_port = controller_port or spare[1]
         self.heap = heap
         self.extra_properties = dict(extra_properties or {})
 
