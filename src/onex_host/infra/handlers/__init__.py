@@ -2,5 +2,6 @@
 
 from onex_host.infra.handlers.db import DbHandler
 from onex_host.infra.handlers.http import HttpHandler
+from onex_host.infra.handlers.vault import VaultHandler
 
-__all__ = ["DbHandler", "HttpHandler"]
+__all__ = ["DbHandler", "HttpHandler", "VaultHandler"]

@@ -47,6 +47,11 @@ def _postgres(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"dsn": pg.dsn, "pool_min_size": 0, "pool_max_size": 1}
 
 
+def _vault(request: pytest.FixtureRequest) -> dict[str, Any]:
+    vault = request.getfixturevalue("vault_service")
+    return {"url": vault.addr, "token": vault.token}
+
+
 CASES: dict[EnumHandlerType, HandlerCase] = {
     EnumHandlerType.LOCAL: HandlerCase(
         config={},
@@ -66,6 +71,13 @@ CASES: dict[EnumHandlerType, HandlerCase] = {
         missing_field="steps",
         live_config=_postgres,
         marks=(pytest.mark.postgres,),
+    ),
+    EnumHandlerType.VAULT: HandlerCase(
+        config={"url": UNREACHABLE, "token": "unused", "timeout_seconds": 1},
+        operation={"action": "get_secret"},
+        missing_field="path",
+        live_config=_vault,
+        marks=(pytest.mark.vault,),
     ),
 }
 
