@@ -31,18 +31,27 @@ as_root() {
 }
 
 APT_UPDATED=0
+apt_update() {
+    [[ $APT_UPDATED -eq 1 ]] && return
+    say apt "updating package lists"
+    as_root apt-get update -qq
+    APT_UPDATED=1
+}
+
 apt_install() {
-    # Refresh the package lists only when apt does not know a package we need.
+    # Refresh the package lists only when apt does not know a package we need,
+    # or when installing from the lists we have fails (an outdated list names
+    # files the mirror no longer serves).
     local pkg
     for pkg in "$@"; do
-        if [[ $APT_UPDATED -eq 0 ]] && ! apt-cache show "$pkg" >/dev/null 2>&1; then
-            say apt "updating package lists"
-            as_root apt-get update -qq
-            APT_UPDATED=1
-        fi
+        apt-cache show "$pkg" >/dev/null 2>&1 || apt_update
     done
     say apt "installing $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@")
+    if ! as_root "${install[@]}" >/dev/null && [[ $APT_UPDATED -eq 0 ]]; then
+        apt_update
+        as_root "${install[@]}" >/dev/null
+    fi
 }
 
 kafka_version() {

@@ -190,6 +190,35 @@ class ManagedProcess:
         self._log.close()
 
 
+WORKDIR_PREFIX = "onex-native-"
+OWNER_FILE = ".owner-pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphaned_workdirs() -> None:
+    """Delete temp dirs of native servers whose owning Python process is gone (killed before it could clean up).
+
+    The servers themselves already died with their parent (parent-death signal);
+    only their data is left behind.
+    """
+    for workdir in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        try:
+            owner = int((workdir / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(owner):
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 class NativeServer(ABC):
     """Base of the native servers: a temp dir, start/stop, and context-manager use.
 
@@ -207,7 +236,9 @@ class NativeServer(ABC):
     @property
     def workdir(self) -> Path:
         if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix=f"onex-{self.name}-"))
+            remove_orphaned_workdirs()
+            self._workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{self.name}-"))
+            (self._workdir / OWNER_FILE).write_text(str(os.getpid()))
         return self._workdir
 
     @property

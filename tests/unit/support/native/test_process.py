@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.native import ServiceStartError, free_ports
-from tests.support.native._process import ManagedProcess, free_port_pair, wait_until
+from tests.support.native._process import (
+    OWNER_FILE,
+    WORKDIR_PREFIX,
+    ManagedProcess,
+    free_port_pair,
+    remove_orphaned_workdirs,
+    wait_until,
+)
 
 
 def test_free_ports_are_distinct() -> None:
@@ -52,3 +63,18 @@ def test_a_process_that_ignores_the_stop_signal_is_killed(tmp_path: Path) -> Non
     wait_until(lambda: "up" in log.read_text(), timeout=10, what="stubborn")
     process.stop(timeout=0.5)
     assert not process.running
+
+
+def test_workdirs_of_a_dead_owner_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphaned = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}test-"))
+    (orphaned / OWNER_FILE).write_text(dead.stdout.strip())
+    ours = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}test-"))
+    (ours / OWNER_FILE).write_text(str(os.getpid()))
+    try:
+        remove_orphaned_workdirs()
+        assert not orphaned.exists()
+        assert ours.exists()
+    finally:
+        shutil.rmtree(ours, ignore_errors=True)
+        shutil.rmtree(orphaned, ignore_errors=True)
