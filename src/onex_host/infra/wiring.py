@@ -16,13 +16,14 @@ from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.handler_base import BaseHandler
 from onex_host.core.local_handler import LocalHandler
 from onex_host.core.node_runtime import NodeRuntime
-from onex_host.infra.handlers import DbHandler, HttpHandler, VaultHandler
+from onex_host.infra.handlers import ConsulHandler, DbHandler, HttpHandler, VaultHandler
 
 HANDLER_REGISTRY: Mapping[EnumHandlerType, type[BaseHandler[Any]]] = {
     EnumHandlerType.LOCAL: LocalHandler,  # dev/test only; refused by production contracts
     EnumHandlerType.HTTP: HttpHandler,
     EnumHandlerType.DB: DbHandler,
     EnumHandlerType.VAULT: VaultHandler,
+    EnumHandlerType.CONSUL: ConsulHandler,
 }
 
 

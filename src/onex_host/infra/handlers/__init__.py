@@ -1,7 +1,8 @@
 """Per-request handlers: one module per upstream, registered in ``onex_host.infra.wiring``."""
 
+from onex_host.infra.handlers.consul import ConsulHandler
 from onex_host.infra.handlers.db import DbHandler
 from onex_host.infra.handlers.http import HttpHandler
 from onex_host.infra.handlers.vault import VaultHandler
 
-__all__ = ["DbHandler", "HttpHandler", "VaultHandler"]
+__all__ = ["ConsulHandler", "DbHandler", "HttpHandler", "VaultHandler"]

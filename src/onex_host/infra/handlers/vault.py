@@ -33,6 +33,7 @@ from onex_host.core.errors import OperationError
 from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._params import request_payload, unknown_params
+from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
 
 T = TypeVar("T")
 _CONTRACT_KEYS = frozenset({"path_prefix", "mount_point"})
@@ -89,17 +90,6 @@ _PAYLOADS: dict[str, type[PayloadModel]] = {
     "delete_secret": DeleteSecretPayload,
     "list_secrets": ListSecretsPayload,
 }
-
-
-def normalize_path(path: str, what: str = "path") -> str:
-    """``a/b`` from ``/a/b/``; refuses empty, ``.`` and ``..`` segments (no way out of a prefix)."""
-    stripped = path.strip("/")
-    if not stripped:
-        return ""
-    segments = stripped.split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        raise ValueError(f"{what} {path!r} has an empty, '.' or '..' segment")
-    return stripped
 
 
 class VaultHandler(BaseHandler[VaultHandlerConfig]):
@@ -262,13 +252,11 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
 
     def _secret_path(self, context: OperationContext, requested: str) -> str:
         """The full path under the mount, refused unless it is within ``allowed_paths``."""
-        prefix = context.spec.params.get("path_prefix", "")
         try:
-            path = "/".join(part for part in (normalize_path(prefix), normalize_path(requested)) if part)
+            path = join_paths(context.spec.params.get("path_prefix", ""), requested)
         except ValueError as exc:
             raise OperationError(EnumErrorCode.INVALID_PAYLOAD, f"payload.{exc}") from None
-        allowed = self.config.allowed_paths
-        if allowed is not None and not any(path == p or path.startswith(p + "/") or not p for p in allowed):
+        if not within_prefixes(path, self.config.allowed_paths):
             raise OperationError(
                 EnumErrorCode.FORBIDDEN,
                 f"payload.path: {path!r} is outside the vault handler's allowed_paths",

@@ -52,6 +52,10 @@ def _vault(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"url": vault.addr, "token": vault.token}
 
 
+def _consul(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {"url": request.getfixturevalue("consul_service").addr}
+
+
 CASES: dict[EnumHandlerType, HandlerCase] = {
     EnumHandlerType.LOCAL: HandlerCase(
         config={},
@@ -78,6 +82,13 @@ CASES: dict[EnumHandlerType, HandlerCase] = {
         missing_field="path",
         live_config=_vault,
         marks=(pytest.mark.vault,),
+    ),
+    EnumHandlerType.CONSUL: HandlerCase(
+        config={"url": UNREACHABLE, "timeout_seconds": 1},
+        operation={"action": "kv_get"},
+        missing_field="key",
+        live_config=_consul,
+        marks=(pytest.mark.consul,),
     ),
 }
 
