@@ -1,0 +1,192 @@
+"""The ONEX runtime host's pipeline as a Dagger module: build, test, e2e, lint, publish.
+
+Every backing service comes from deploy/services.yaml (images, ports,
+environment, the variables clients need), bound into the containers under its
+alias, so the pipeline, the compose stack and the test suite cannot disagree.
+The tests run the same pytest suite as ``make test``: they find the services
+through the ``ONEX_TEST_*`` endpoint variables instead of starting their own.
+
+    dagger call test                 # unit + integration against real services
+    dagger call build export --path=onex-host.tar
+    dagger call e2e                  # the built image, driven from outside
+    dagger call publish --registry=ghcr.io/onex --username=me --token=env:GHCR_TOKEN
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final
+
+import dagger
+from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+from service_topology import Service, Topology, parse_topology
+
+# Tool images, pinned. The runtime image itself is not here: flake.nix builds it.
+NIX_IMAGE: Final = "nixos/nix:2.24.9"
+PYTHON_IMAGE: Final = "ghcr.io/astral-sh/uv:0.13.9-python3.11-bookworm-slim"
+
+WORKDIR: Final = "/src"
+IMAGE_ARCHIVE: Final = "/out/onex-host-image.tar"
+E2E_TESTS: Final = "tests/e2e"
+
+# Names whose values are credentials: passed as Dagger secrets so they never
+# appear in a pipeline log or trace.
+_SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|DSN", re.IGNORECASE)
+
+SOURCE_IGNORE: Final[list[str]] = [
+    ".venv",
+    "**/__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".import_linter_cache",
+    ".coverage*",
+    "result",
+    "ci/sdk",
+    "ci/.venv",
+]
+
+
+def _with_environment(container: dagger.Container, environment: dict[str, str]) -> dagger.Container:
+    for name, value in sorted(environment.items()):
+        if _SECRET_NAME.search(name):
+            container = container.with_secret_variable(name, dag.set_secret(name.lower(), value))
+        else:
+            container = container.with_env_variable(name, value)
+    return container
+
+
+def _backing_service(service: Service) -> dagger.Service:
+    """One backing service from its services.yaml entry; Kafka advertises its alias."""
+    container = _with_environment(dag.container().from_(service.image), service.own_environment())
+    for port in service.ports.values():
+        container = container.with_exposed_port(port)
+    return container.as_service(args=list(service.command), use_entrypoint=True)
+
+
+def _bind_services(container: dagger.Container, services: dict[str, dagger.Service]) -> dagger.Container:
+    for alias, service in services.items():
+        container = container.with_service_binding(alias, service)
+    return container
+
+
+# Every function takes the repository the same way, so `dagger call test` needs no flags.
+Source = Annotated[
+    dagger.Directory,
+    Doc("The repository (defaults to the one holding dagger.json)"),
+    DefaultPath("/"),
+    Ignore(SOURCE_IGNORE),
+]
+
+
+async def _topology(source: dagger.Directory) -> Topology:
+    return parse_topology(await source.file("deploy/services.yaml").contents())
+
+
+def _python(source: dagger.Directory) -> dagger.Container:
+    """The repository with the locked environment of ``make venv`` (uv sync --frozen)."""
+    return (
+        dag.container()
+        .from_(PYTHON_IMAGE)
+        .with_mounted_cache("/root/.cache/uv", dag.cache_volume("onex-host-uv"))
+        .with_env_variable("UV_LINK_MODE", "copy")
+        .with_env_variable("UV_PYTHON_DOWNLOADS", "never")
+        .with_env_variable("PYTHONUNBUFFERED", "1")
+        .with_directory(WORKDIR, source)
+        .with_workdir(WORKDIR)
+        .with_exec(["uv", "sync", "--frozen", "--all-groups"])
+    )
+
+
+def _image(source: dagger.Directory) -> dagger.Container:
+    """`nix build .#image` (flake.nix) in a Nix container, loaded as a Dagger container."""
+    archive = (
+        dag.container()
+        .from_(NIX_IMAGE)
+        # The engine's container is the isolation; Nix's own sandbox needs privileges it lacks.
+        .with_env_variable("NIX_CONFIG", "experimental-features = nix-command flakes\nsandbox = false")
+        .with_mounted_cache("/root/.cache/nix", dag.cache_volume("onex-host-nix-eval"))
+        .with_directory(WORKDIR, source)
+        .with_workdir(WORKDIR)
+        .with_exec(["mkdir", "-p", "/out"])
+        .with_exec(["sh", "-c", f'cp "$(nix build .#image --no-link --print-out-paths)" {IMAGE_ARCHIVE}'])
+        .file(IMAGE_ARCHIVE)
+    )
+    return dag.container().import_(archive)
+
+
+def _services(topology: Topology) -> dict[str, dagger.Service]:
+    return {service.alias: _backing_service(service) for service in topology.backing_services}
+
+
+@object_type
+class OnexHost:
+    """Build, test and ship the ONEX runtime host."""
+
+    @function
+    def build(self, source: Source) -> dagger.Container:
+        """The runtime image, built from flake.nix (packages.image) inside a Nix container."""
+        return _image(source)
+
+    @function
+    async def test(
+        self,
+        source: Source,
+        pytest_args: Annotated[list[str] | None, Doc("Extra pytest arguments, e.g. ['-k', 'kafka']")] = None,
+    ) -> str:
+        """Unit and integration tests (`make test`'s pytest run) against Kafka, PostgreSQL, OpenBao and Consul."""
+        topology = await _topology(source)
+        runner = _bind_services(_python(source), _services(topology))
+        runner = _with_environment(runner, topology.test_environment())
+        return await (
+            runner.with_exec(["bash", "scripts/tools/install.sh"])
+            .with_exec([".venv/bin/pytest", "--require-services", "--cov", "--cov-report=term", *(pytest_args or [])])
+            .stdout()
+        )
+
+    @function
+    async def e2e(self, source: Source) -> str:
+        """The built image run as a service against the backing services, driven by tests/e2e from outside."""
+        topology = await _topology(source)
+        services = _services(topology)
+        host = topology.runtime_host
+        image = _with_environment(_image(source), topology.runtime_host_environment())
+        for port in host.ports.values():
+            image = image.with_exposed_port(port)
+        host_service = _bind_services(image, services).as_service(args=list(host.args), use_entrypoint=True)
+        runner = _bind_services(_python(source), {**services, host.alias: host_service})
+        return await (
+            runner.with_env_variable("ONEX_E2E_HOST_URL", f"http://{host.alias}:{host.ports['health']}")
+            .with_env_variable("ONEX_E2E_METRICS_URL", f"http://{host.alias}:{host.ports['metrics']}")
+            .with_exec([".venv/bin/pytest", "--require-services", "-p", "no:cacheprovider", E2E_TESTS])
+            .stdout()
+        )
+
+    @function
+    async def lint(self, source: Source) -> str:
+        """ruff, mypy --strict (the package and this module), import-linter: the `make lint` gates."""
+        return await (
+            _python(source)
+            .with_exec([".venv/bin/ruff", "check", "src", "tests", "ci"])
+            .with_exec([".venv/bin/ruff", "format", "--check", "src", "tests", "ci"])
+            .with_exec([".venv/bin/mypy", "src"])
+            .with_exec([".venv/bin/mypy", "ci"])
+            .with_exec([".venv/bin/lint-imports"])
+            .stdout()
+        )
+
+    @function
+    async def publish(
+        self,
+        source: Source,
+        registry: Annotated[str, Doc("Registry and namespace to push to, e.g. ghcr.io/onex")],
+        username: Annotated[str, Doc("Registry user")],
+        token: Annotated[dagger.Secret, Doc("Registry token or password")],
+        tag: Annotated[str, Doc("Image tag (default: the tag in deploy/services.yaml)")] = "",
+    ) -> str:
+        """Push the image built from the flake; returns the pushed reference with its digest."""
+        host = (await _topology(source)).runtime_host
+        repository = host.image_repository.rsplit("/", 1)[-1]
+        address = f"{registry.rstrip('/')}/{repository}:{tag or host.image_tag}"
+        registry_host = registry.split("/", 1)[0]
+        return await _image(source).with_registry_auth(registry_host, username, token).publish(address)
