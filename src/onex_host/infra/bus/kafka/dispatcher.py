@@ -98,7 +98,6 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         self._slot_freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._on_change: Callable[[int], None] = lambda _accepted: None
 
     # -- capacity ----------------------------------------------------------------------
 
@@ -111,10 +110,6 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
     def free_slots(self) -> int:
         return self.capacity - self._accepted
 
-    def on_accepted_change(self, callback: Callable[[int], None]) -> None:
-        """Observe ``accepted`` (the in-flight gauge)."""
-        self._on_change = callback
-
     async def wait_for_free_slot(self, within: float) -> bool:
         if self.free_slots > 0:
             return True
@@ -126,14 +121,12 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
     def _take_slot(self) -> None:
         self._accepted += 1
         self._idle.clear()
-        self._on_change(self._accepted)
 
     def _release_slot(self) -> None:
         self._accepted -= 1
         self._slot_freed.set()
         if self._accepted == 0:
             self._idle.set()
-        self._on_change(self._accepted)
 
     # -- partitions ----------------------------------------------------------------------
 
