@@ -12,11 +12,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from onex_host.cli import run, send, validate
+from onex_host.cli import run, send, shadow, validate
 from onex_host.cli._common import EXIT_USAGE, CliError
 from onex_host.core.errors import ContractError
 
-_SUBCOMMANDS = (run, send, validate)
+_SUBCOMMANDS = (run, send, validate, shadow)
 
 
 def build_parser() -> argparse.ArgumentParser:

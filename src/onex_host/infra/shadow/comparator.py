@@ -17,7 +17,9 @@ Outcomes, and how they count toward the match rate:
   read (legacy answered before the reader started) or a legacy fault.
 
 A reply whose partner is still within the window when a bounded run ends is
-``pending`` and left out too, so the edges of a run are never misjudged.
+``pending`` and left out too, and so is an unpaired reply from the first
+window after the read started (``edge_until``): its partner may have been
+published just before. The edges of a run are never misjudged.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class ComparisonReport:
     late: Mapping[Side, int]
     undecodable: Mapping[Side, int]
     pending: int
+    unpaired_at_start: int
     mismatches: tuple[Mismatch, ...]
     missing: Mapping[Outcome, tuple[str, ...]]
     latency: LatencySummary | None
@@ -137,6 +140,7 @@ class ComparisonReport:
             "rated": self.rated,
             "counts": {outcome.value: self.counts[outcome] for outcome in Outcome},
             "pending": self.pending,
+            "unpaired_at_start": self.unpaired_at_start,
             "duplicates": {side.value: n for side, n in self.duplicates.items()},
             "late": {side.value: n for side, n in self.late.items()},
             "undecodable": {side.value: n for side, n in self.undecodable.items()},
@@ -153,20 +157,16 @@ OutcomeListener = Callable[[Outcome, float | None], None]
 
 
 @dataclass
-class _Resolved:
-    sides_seen: set[Side]
-    outcome: Outcome
-
-
-@dataclass
 class ReplyComparator:
     ignore: IgnoreRules
     window_seconds: float
     sample_limit: int = DEFAULT_SAMPLE_LIMIT
     listener: OutcomeListener | None = None
+    edge_until: float | None = None
+    """Epoch seconds: an unpaired reply stamped earlier is ``unpaired_at_start``, not missing."""
 
     _pending: OrderedDict[str, ObservedReply] = field(default_factory=OrderedDict, init=False)
-    _resolved: OrderedDict[str, _Resolved] = field(default_factory=OrderedDict, init=False)
+    _resolved: OrderedDict[str, set[Side]] = field(default_factory=OrderedDict, init=False)
     _counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0), init=False)
     _duplicates: dict[Side, int] = field(default_factory=lambda: dict.fromkeys(Side, 0), init=False)
     _late: dict[Side, int] = field(default_factory=lambda: dict.fromkeys(Side, 0), init=False)
@@ -176,6 +176,7 @@ class ReplyComparator:
         default_factory=lambda: {Outcome.MISSING_IN_SHADOW: [], Outcome.MISSING_IN_LEGACY: []}, init=False
     )
     _latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES), init=False)
+    _unpaired_at_start: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         if self.window_seconds <= 0:
@@ -198,12 +199,12 @@ class ReplyComparator:
         """Take one reply; returns the outcome if it completed a pair, else None."""
         self.expire(reply.arrived_at)
         cid = reply.correlation_id
-        resolved = self._resolved.get(cid)
-        if resolved is not None:
-            if reply.side in resolved.sides_seen:
+        sides_seen = self._resolved.get(cid)
+        if sides_seen is not None:
+            if reply.side in sides_seen:
                 self._duplicates[reply.side] += 1
             else:
-                resolved.sides_seen.add(reply.side)
+                sides_seen.add(reply.side)
                 self._late[reply.side] += 1
             return None
         waiting = self._pending.get(cid)
@@ -225,12 +226,16 @@ class ReplyComparator:
             if now - oldest.arrived_at < self.window_seconds:
                 break
             del self._pending[cid]
+            expired += 1
+            if self.edge_until is not None and oldest.replied_at < self.edge_until:
+                self._unpaired_at_start += 1
+                self._remember(cid, {oldest.side})
+                continue
             outcome = Outcome.MISSING_IN_SHADOW if oldest.side is Side.LEGACY else Outcome.MISSING_IN_LEGACY
             self._record(cid, {oldest.side}, outcome, None)
             examples = self._missing[outcome]
             if len(examples) < self.sample_limit:
                 examples.append(cid)
-            expired += 1
         return expired
 
     def report(self) -> ComparisonReport:
@@ -240,6 +245,7 @@ class ReplyComparator:
             late=dict(self._late),
             undecodable=dict(self._undecodable),
             pending=len(self._pending),
+            unpaired_at_start=self._unpaired_at_start,
             mismatches=tuple(self._mismatches),
             missing={outcome: tuple(ids) for outcome, ids in self._missing.items()},
             latency=LatencySummary.of(list(self._latencies)),
@@ -266,8 +272,11 @@ class ReplyComparator:
 
     def _record(self, cid: str, sides: set[Side], outcome: Outcome, delta: float | None) -> None:
         self._counts[outcome] += 1
-        self._resolved[cid] = _Resolved(sides, outcome)
-        if len(self._resolved) > RESOLVED_MEMORY:
-            self._resolved.popitem(last=False)
+        self._remember(cid, sides)
         if self.listener is not None:
             self.listener(outcome, delta if outcome in (Outcome.MATCH, Outcome.MISMATCH) else None)
+
+    def _remember(self, cid: str, sides: set[Side]) -> None:
+        self._resolved[cid] = sides
+        if len(self._resolved) > RESOLVED_MEMORY:
+            self._resolved.popitem(last=False)

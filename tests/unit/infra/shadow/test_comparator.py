@@ -191,3 +191,17 @@ def test_window_must_be_positive() -> None:
 
 def test_latency_summary_of_nothing_is_none() -> None:
     assert LatencySummary.of([]) is None
+
+
+def test_an_unpaired_reply_from_the_first_window_is_an_edge_of_the_read_not_missing() -> None:
+    c = comparator(window=1.0, edge_until=1_000.0)
+    c.observe(reply(Side.LEGACY, "partner-before-start", 0.0, replied_at=999.5))
+    c.observe(reply(Side.LEGACY, "really-missing", 0.0, replied_at=1_000.5))
+    c.expire(5.0)
+    report = c.report()
+    assert report.unpaired_at_start == 1
+    assert report.counts[Outcome.MISSING_IN_SHADOW] == 1
+    assert report.missing[Outcome.MISSING_IN_SHADOW] == ("really-missing",)
+    # its partner showing up later is late, not a new pending reply
+    c.observe(reply(Side.SHADOW, "partner-before-start", 6.0))
+    assert c.pending == 0
