@@ -16,7 +16,7 @@ from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.handler_base import BaseHandler
 from onex_host.core.local_handler import LocalHandler
 from onex_host.core.node_runtime import NodeRuntime
-from onex_host.infra.handlers import ConsulHandler, DbHandler, HttpHandler, VaultHandler
+from onex_host.infra.handlers import ConsulHandler, DbHandler, HttpHandler, LlmHandler, VaultHandler
 
 HANDLER_REGISTRY: Mapping[EnumHandlerType, type[BaseHandler[Any]]] = {
     EnumHandlerType.LOCAL: LocalHandler,  # dev/test only; refused by production contracts
@@ -24,6 +24,7 @@ HANDLER_REGISTRY: Mapping[EnumHandlerType, type[BaseHandler[Any]]] = {
     EnumHandlerType.DB: DbHandler,
     EnumHandlerType.VAULT: VaultHandler,
     EnumHandlerType.CONSUL: ConsulHandler,
+    EnumHandlerType.LLM: LlmHandler,
 }
 
 

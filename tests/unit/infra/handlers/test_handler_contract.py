@@ -10,7 +10,8 @@ tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,33 +28,56 @@ from onex_host.core import (
 from onex_host.core.handler_base import BaseHandler
 from onex_host.infra.wiring import HANDLER_REGISTRY
 from onex_host.spi import ProtocolHandler
+from tests.support.fake_openai import MODEL, fake_openai
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens on loopback
 
 
+LiveConfig = Callable[[pytest.FixtureRequest], AbstractAsyncContextManager[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class HandlerCase:
-    """What the suite needs to know about one handler."""
+    """What the suite needs to know about one handler.
+
+    ``live_config`` provides a config whose upstream is really there, for as
+    long as the context lasts.
+    """
 
     config: dict[str, Any]
     operation: dict[str, Any]
     missing_field: str
-    live_config: Callable[[pytest.FixtureRequest], dict[str, Any]]
+    live_config: LiveConfig
     marks: tuple[pytest.MarkDecorator, ...] = field(default=())
 
 
-def _postgres(request: pytest.FixtureRequest) -> dict[str, Any]:
+@asynccontextmanager
+async def _no_upstream(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    yield {}
+
+
+@asynccontextmanager
+async def _postgres(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
     pg = request.getfixturevalue("postgres_service")
-    return {"dsn": pg.dsn, "pool_min_size": 0, "pool_max_size": 1}
+    yield {"dsn": pg.dsn, "pool_min_size": 0, "pool_max_size": 1}
 
 
-def _vault(request: pytest.FixtureRequest) -> dict[str, Any]:
+@asynccontextmanager
+async def _vault(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
     vault = request.getfixturevalue("vault_service")
-    return {"url": vault.addr, "token": vault.token}
+    yield {"url": vault.addr, "token": vault.token}
 
 
-def _consul(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return {"url": request.getfixturevalue("consul_service").addr}
+@asynccontextmanager
+async def _consul(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    yield {"url": request.getfixturevalue("consul_service").addr}
+
+
+@asynccontextmanager
+async def _openai_compatible(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """A local OpenAI-compatible server: no real LLM is reachable from here."""
+    async with fake_openai() as api:
+        yield {"base_url": api.base_url, "model": MODEL, "api_key": api.api_key}
 
 
 CASES: dict[EnumHandlerType, HandlerCase] = {
@@ -61,13 +85,13 @@ CASES: dict[EnumHandlerType, HandlerCase] = {
         config={},
         operation={"action": "sleep"},
         missing_field="seconds",
-        live_config=lambda request: {},
+        live_config=_no_upstream,
     ),
     EnumHandlerType.HTTP: HandlerCase(
         config={"allowed_hosts": ["127.0.0.1"]},
         operation={"action": "request"},
         missing_field="url",
-        live_config=lambda request: {},
+        live_config=_no_upstream,
     ),
     EnumHandlerType.DB: HandlerCase(
         config={"host": "127.0.0.1", "port": 9, "connect_timeout_seconds": 1},
@@ -89,6 +113,13 @@ CASES: dict[EnumHandlerType, HandlerCase] = {
         missing_field="key",
         live_config=_consul,
         marks=(pytest.mark.consul,),
+    ),
+    EnumHandlerType.LLM: HandlerCase(
+        config={"base_url": UNREACHABLE + "/v1", "model": "m", "timeout_seconds": 1},
+        operation={"action": "chat"},
+        missing_field="messages",
+        live_config=_openai_compatible,
+        marks=(pytest.mark.llm,),
     ),
 }
 
@@ -208,11 +239,12 @@ async def test_health_after_initialize_is_healthy_with_details(
     kind: EnumHandlerType, request: pytest.FixtureRequest
 ) -> None:
     handler = _handler(kind)
-    await handler.initialize(CASES[kind].live_config(request))
-    try:
-        health = await handler.health_check()
-    finally:
-        await handler.shutdown()
+    async with CASES[kind].live_config(request) as config:
+        await handler.initialize(config)
+        try:
+            health = await handler.health_check()
+        finally:
+            await handler.shutdown()
 
     assert health.healthy is True, health.details
     assert health.details
