@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ci.service_topology import Topology, load_topology
 
 from tests.appliance.k8s_render import overlay_renders
 from tests.appliance.tooling import REPOSITORY
-
-from service_topology import Topology, load_topology  # isort: skip  (ci/ is put on sys.path by tooling)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from ci.service_topology import Topology
 
 from onex_host.core.file_registry import load_host
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
@@ -24,8 +25,6 @@ from tests.appliance.k8s_render import (
     pod_environment,
 )
 from tests.appliance.tooling import REPOSITORY, explain, run_tool, venv_tool
-
-from service_topology import Topology  # isort: skip  (ci/ is put on sys.path by tooling)
 
 pytestmark = pytest.mark.appliance
 

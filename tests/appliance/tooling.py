@@ -18,13 +18,6 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-CI_DIR = REPOSITORY / "ci"
-
-if str(CI_DIR) not in sys.path:
-    # The Dagger module's own modules import each other as top-level modules,
-    # exactly as the Dagger runtime installs them.
-    sys.path.insert(0, str(CI_DIR))
-
 
 DEBIAN_TOOLS_HINT = "run `bash scripts/tools/install.sh` (Debian packages nix-bin and docker-compose)"
 VENV_TOOLS_HINT = "run `make venv` (uv sync --all-groups installs the appliance group)"
