@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from onex_host.infra.kafka_topics import UnknownTopicError, topic_partitions
 from onex_host.infra.shadow.observed import Side
 
 
@@ -42,6 +44,7 @@ class ResponseTopicReader:
         if legacy_topic == shadow_topic:
             raise ValueError("the legacy and the shadow response topics must differ")
         self._topics = {legacy_topic: Side.LEGACY, shadow_topic: Side.SHADOW}
+        self._client_settings = dict(client_settings)
         self._consumer = AIOKafkaConsumer(
             **client_settings,
             group_id=None,
@@ -81,17 +84,16 @@ class ResponseTopicReader:
         await self._consumer.stop()
 
     async def _partitions(self) -> list[TopicPartition]:
+        admin = AIOKafkaAdminClient(**self._client_settings)
         try:
-            known = await self._consumer.topics()
+            await admin.start()
+            return await topic_partitions(admin, list(self._topics))
+        except UnknownTopicError as exc:
+            raise TopicReadError(str(exc)) from None
         except KafkaError as exc:
             raise TopicReadError(f"cannot list topics: {exc}") from None
-        partitions: list[TopicPartition] = []
-        for topic in self._topics:
-            if topic not in known:
-                raise TopicReadError(f"topic {topic!r} does not exist")
-            numbers = self._consumer.partitions_for_topic(topic) or set()
-            partitions.extend(TopicPartition(topic, number) for number in sorted(numbers))
-        return partitions
+        finally:
+            await admin.close()
 
     async def _seek_to_time(self, partitions: list[TopicPartition], epoch: float) -> None:
         found = await self._consumer.offsets_for_times(dict.fromkeys(partitions, int(epoch * 1000)))
