@@ -34,24 +34,27 @@ APT_UPDATED=0
 apt_update() {
     [[ $APT_UPDATED -eq 1 ]] && return
     say apt "updating package lists"
-    as_root apt-get update -qq
+    as_root apt-get update -qq >/dev/null
     APT_UPDATED=1
 }
 
 apt_install() {
     # Refresh the package lists only when apt does not know a package we need,
     # or when installing from the lists we have fails (an outdated list names
-    # files the mirror no longer serves).
-    local pkg
+    # files the mirror no longer serves). apt's chatter goes to a log, shown on failure.
+    local pkg log="$SERVICES_DIR/apt-install.log"
     for pkg in "$@"; do
         apt-cache show "$pkg" >/dev/null 2>&1 || apt_update
     done
-    say apt "installing $*"
-    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@")
-    if ! as_root "${install[@]}" >/dev/null && [[ $APT_UPDATED -eq 0 ]]; then
+    say apt "installing $* (log: $log)"
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@")
+    if as_root "${install[@]}" >"$log" 2>&1; then return; fi
+    if [[ $APT_UPDATED -eq 0 ]]; then
         apt_update
-        as_root "${install[@]}" >/dev/null
+        as_root "${install[@]}" >"$log" 2>&1 && return
     fi
+    tail -n 20 "$log" >&2
+    die apt "could not install $* (log: $log)"
 }
 
 kafka_version() {
