@@ -64,7 +64,10 @@ def run_service_container(
         container.with_command(spec.command)
     host_port = free_port()
     container.with_bind_ports(spec.main_port, host_port)
-    host = container.get_container_host_ip()
+    try:
+        host = container.get_container_host_ip()
+    except Exception as exc:  # inside a container testcontainers needs the container itself to answer this
+        raise ServiceUnavailable(f"cannot tell which host the Docker engine publishes ports on: {exc}") from exc
     container.with_envs(**spec.address_env_for(host, host_port))
     try:
         container.start()

@@ -54,6 +54,7 @@ class NativeConsul(NativeServer):
             f"-bind={LOOPBACK}",
             f"-client={LOOPBACK}",
             f"-advertise={LOOPBACK}",
+            "-hcl=disable_update_check = true",  # no calls home to HashiCorp's checkpoint service
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
         ]
         return ManagedProcess(argv, log_path=self.log_path, cwd=self.workdir)
