@@ -178,16 +178,19 @@ def test_an_unknown_config_key_is_a_contract_error_naming_it(kind: EnumHandlerTy
 @pytest.mark.parametrize("kind", _cases())
 async def test_initialize_and_shutdown_are_idempotent(kind: EnumHandlerType) -> None:
     handler = _handler(kind)
+    states: list[bool] = []
 
     await handler.initialize(CASES[kind].config)
     await handler.initialize(CASES[kind].config)
-    assert handler.initialized
+    states.append(handler.initialized)
     await handler.shutdown()
     await handler.shutdown()
-    assert not handler.initialized
+    states.append(handler.initialized)
     await handler.initialize(CASES[kind].config)  # and it comes back after a shutdown
-    assert handler.initialized
+    states.append(handler.initialized)
     await handler.shutdown()
+
+    assert states == [True, False, True]
 
 
 @pytest.mark.parametrize("kind", _cases())
