@@ -1,0 +1,46 @@
+"""Writes a runtime host contract with a Kafka bus, for ``onex-host run`` in black-box tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from onex_host.infra.bus.kafka.config import KafkaBusConfig
+
+ECHO_NODE: dict[str, Any] = {
+    "name": "echo",
+    "node_kind": "effect",
+    "operations": {op: {"handler_type": "local", "side_effects": "none"} for op in ("echo", "sleep", "fail")},
+}
+
+
+def write_kafka_host(
+    directory: Path,
+    bus: KafkaBusConfig,
+    *,
+    mode: str,
+    nodes: dict[str, dict[str, Any]] | None = None,
+    handlers: list[dict[str, Any]] | None = None,
+    name: str = "host",
+) -> Path:
+    """``nodes``: slug -> node contract (default: the echo node); ``handlers`` default to the local one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    refs = []
+    for slug, node in (nodes or {"echo": ECHO_NODE}).items():
+        (directory / f"{slug}.yaml").write_text(yaml.safe_dump(node))
+        refs.append({"slug": slug, "contract_path": f"{slug}.yaml"})
+    bus_settings = bus.model_dump(mode="json", exclude_none=True, exclude={"mode"})
+    contract = {
+        "name": name,
+        "environment": "dev",
+        "nodes": refs,
+        "handlers": handlers or [{"handler_type": "local", "config": {}}],
+        "event_bus": {"type": "kafka", "config": {**bus_settings, "mode": mode}},
+        "max_concurrent_operations": 64,
+        "shutdown_timeout_seconds": 15,
+    }
+    path = directory / f"{name}-{mode}.yaml"
+    path.write_text(yaml.safe_dump(contract, sort_keys=False))
+    return path
