@@ -12,8 +12,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from tests.support.native import ServiceStartError, free_port
-from tests.support.native._process import wait_until
+from tests.support.native import ServiceStartError, free_port, wait_until
 from tests.support.provision import ServiceUnavailable
 from tests.support.servicespec import ServiceSpec, ServiceSpecError, service_spec
 

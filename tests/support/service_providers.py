@@ -30,8 +30,9 @@ from tests.support.native import (
     NativeServer,
     ServiceNotInstalledError,
     ServiceStartError,
+    http_ok,
+    wait_until,
 )
-from tests.support.native._process import http_ok, wait_until
 from tests.support.native.consul import consul_has_leader
 from tests.support.native.kafka import api_versions_ok, default_kafka_version
 from tests.support.provision import Provider, ServiceMisconfigured, ServiceUnavailable

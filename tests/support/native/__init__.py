@@ -12,6 +12,8 @@ from tests.support.native._process import (
     ServiceStartError,
     free_port,
     free_ports,
+    http_ok,
+    wait_until,
 )
 from tests.support.native.consul import NativeConsul
 from tests.support.native.kafka import NativeKafka
@@ -29,4 +31,6 @@ __all__ = [
     "ServiceStartError",
     "free_port",
     "free_ports",
+    "http_ok",
+    "wait_until",
 ]
