@@ -32,6 +32,11 @@ pytestmark = pytest.mark.appliance
 CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("argoproj.io/v1alpha1", "Application")}
 CUSTOM_KINDS |= {("argoproj.io/v1alpha1", "AppProject")}
 MIN_SKIP_REASON = 40
+SHADOW_MODE_FROM_ENV = (
+    "the overlays choose the bus mode with ONEX_BUS_MODE (endpoints ConfigMap), so the runtime contract's "
+    'event_bus.config must say  mode: "${ONEX_BUS_MODE:-primary}";  otherwise the shadow overlay runs a '
+    "second primary that consumes the primary's group and executes writes"
+)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -159,7 +164,7 @@ def test_scaledobject_follows_the_consumer_group_the_pod_uses(
 ) -> None:
     render = overlay_renders.render(overlay)
     bus = _bus(render, tmp_path)
-    assert bus.mode == mode
+    assert bus.mode == mode, SHADOW_MODE_FROM_ENV
     scaled = render.one("ScaledObject")["spec"]
     assert scaled["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
@@ -180,6 +185,7 @@ def test_shadow_never_shares_a_consumer_group_or_reply_topic_with_production(
 ) -> None:
     production = _bus(overlay_renders.render("production"), tmp_path / "production")
     shadow = _bus(overlay_renders.render("shadow"), tmp_path / "shadow")
+    assert shadow.mode == "shadow", SHADOW_MODE_FROM_ENV
     assert shadow.command_topic == production.command_topic, "the shadow must see the same commands"
     assert shadow.effective_consumer_group != production.effective_consumer_group
     assert shadow.reply_topic != production.reply_topic
