@@ -21,7 +21,11 @@ def run_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A pytest session where no Kafka can be had: no variable, no Docker engine, an empty install cache."""
     test_file = tmp_path / "test_needs_kafka.py"
     test_file.write_text(A_KAFKA_TEST)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ONEX_TEST_")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ONEX_TEST_", "PYTEST_")) and key != "DOCKER_HOST"
+    }
     env.update(
         ONEX_SERVICES_DIR=str(tmp_path / "no-services"),
         DOCKER_HOST=f"unix://{tmp_path / 'no-docker.sock'}",
