@@ -27,11 +27,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 _outcomes: Counter[tuple[str, str]] = Counter()
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Count by real markers only (also those a service fixture adds), never by test ids or names."""
+    report: pytest.TestReport = yield
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        names = {mark.name for mark in item.iter_markers()}
         for marker in SERVICE_MARKERS:
-            if marker in report.keywords:
+            if marker in names:
                 _outcomes[(marker, report.outcome)] += 1
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

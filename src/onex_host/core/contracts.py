@@ -35,14 +35,31 @@ class ModelEventBusConfig(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 class ModelHealthEndpointConfig(_Strict):
-    """Health probes plus ``POST /v1/envelopes``; loopback-only unless ``bind`` says otherwise."""
+    """Health probes plus ``POST /v1/envelopes``; loopback-only unless ``bind`` says otherwise.
+
+    The envelope API can do whatever the node contracts allow, so it is never
+    served beyond loopback without a bearer token (see ``api_exposure_problem``).
+    """
 
     enabled: bool = True
     bind: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     path: str = "/health"
+    envelope_api: bool = True
     bearer_token: str | None = Field(default=None, repr=False)
+
+    def api_exposure_problem(self, bind: str) -> str | None:
+        """Why serving the envelope API on ``bind`` would be unsafe, or None."""
+        if self.enabled and self.envelope_api and not self.bearer_token and bind not in LOOPBACK_ADDRESSES:
+            return (
+                f"the envelope API would listen on {bind} without a bearer token; "
+                "set health_endpoint.bearer_token (e.g. from ${ONEX_API_TOKEN}) or envelope_api: false"
+            )
+        return None
 
 
 class ModelMetricsEndpointConfig(_Strict):

@@ -56,7 +56,8 @@ class HttpEndpoints:
         app.router.add_get(f"{base}/live", self._live)
         app.router.add_get(f"{base}/ready", self._ready)
         app.router.add_get(base or "/", self._summary)
-        app.router.add_post("/v1/envelopes", self._envelopes)
+        if self._health.envelope_api:
+            app.router.add_post("/v1/envelopes", self._envelopes)
 
     def _metrics_routes(self, app: web.Application) -> None:
         app.router.add_get(self._metrics.path, self._render_metrics)
@@ -104,9 +105,7 @@ class HttpEndpoints:
 
     async def _serve(self, name: str, app: web.Application, bind: str, port: int) -> None:
         # In-flight API requests get the same drain window as bus work.
-        runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=self._shutdown_timeout
-        )
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=self._shutdown_timeout)
         await runner.setup()
         site = web.TCPSite(runner, bind, port, reuse_address=True)
         try:
@@ -119,9 +118,7 @@ class HttpEndpoints:
         self.addresses[name] = (str(host), int(bound_port))
 
     async def start(self) -> None:
-        same_listener = (
-            self._health_port == self._metrics_port != 0 and self._bind_health == self._bind_metrics
-        )
+        same_listener = self._health_port == self._metrics_port != 0 and self._bind_health == self._bind_metrics
         if self._health.enabled:
             app = web.Application()
             self._health_routes(app)

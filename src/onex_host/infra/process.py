@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
 from onex_host.core.node_runtime import NodeRuntime
 from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth
@@ -94,6 +95,9 @@ class RuntimeHostProcess:
                 source=str(host.path),
             )
         overrides = overrides or EndpointOverrides()
+        exposure = contract.health_endpoint.api_exposure_problem(overrides.bind or contract.health_endpoint.bind)
+        if exposure:
+            raise ContractError([ContractProblem(host.path, "health_endpoint.bearer_token", exposure)])
         self.endpoints = HttpEndpoints(self, contract.health_endpoint, contract.metrics_endpoint, overrides)
         self._http_slots = asyncio.Semaphore(contract.max_concurrent_operations)
         self._stop_requested = asyncio.Event()

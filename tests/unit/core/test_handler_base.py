@@ -8,6 +8,7 @@ import pytest
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.errors import OperationError
 from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
 from onex_host.core.operation import OperationContext
 from tests.support.factories import command
@@ -113,3 +114,17 @@ def test_validate_operation_names_known_actions() -> None:
     problem = ToyHandler().validate_operation("x", ModelOperationSpec(handler_type=EnumHandlerType.LOCAL))
     assert problem == "local handler has no action 'x' (known: count, crash, slow)"
     assert ToyHandler().validate_operation("count", ModelOperationSpec(handler_type=EnumHandlerType.LOCAL)) is None
+
+
+class TranslatingHandler(ToyHandler):
+    def translate_error(self, exc: Exception) -> OperationError | None:
+        if isinstance(exc, KeyError):
+            return OperationError(EnumErrorCode.NOT_FOUND, "no such key", {"key": "k"})
+        return None
+
+
+async def test_translate_error_maps_client_exceptions_in_one_place() -> None:
+    handler = TranslatingHandler()
+    await handler.initialize({})
+    reply = await handler.execute(command(), ctx("crash"))
+    assert (reply.error_code, reply.error, reply.payload) == (EnumErrorCode.NOT_FOUND, "no such key", {"key": "k"})

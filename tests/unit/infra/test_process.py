@@ -166,3 +166,13 @@ def test_a_bad_bus_config_is_a_contract_error(tmp_path: Path) -> None:
     path = write_host(tmp_path, bus_config="{queue_size: 0}")
     with pytest.raises(ContractError, match=r"event_bus\.config\.queue_size: Input should be greater than or equal"):
         RuntimeHostProcess(load_host(path, env={}))
+
+
+def test_the_envelope_api_is_never_exposed_without_a_token(tmp_path: Path) -> None:
+    host = load_host(write_host(tmp_path), env={})
+    with pytest.raises(
+        ContractError, match=r"health_endpoint\.bearer_token: the envelope API would listen on 0\.0\.0\.0"
+    ):
+        RuntimeHostProcess(host, EndpointOverrides(bind="0.0.0.0"))
+    with_token = load_host(write_host(tmp_path, token="tok-1234"), env={})
+    assert RuntimeHostProcess(with_token, EndpointOverrides(bind="0.0.0.0")).endpoints is not None
