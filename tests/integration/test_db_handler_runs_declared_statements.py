@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from onex_host.core import ContractError, EnumErrorCode, EnumHandlerType, ModelNodeContract, NodeRuntime
-from onex_host.infra.handlers import DbHandler
+from onex_host.infra.handlers.db import DbHandler
 from tests.support.handlers import HostedNode, hosted_node
 from tests.support.tcp_proxy import TcpProxy
 

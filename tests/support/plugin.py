@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from tests.support.services import *  # noqa: F403  (fixtures)
+pytest_plugins = ["tests.support.services"]
 
 SERVICE_MARKERS = ("postgres", "vault", "consul", "kafka", "http", "llm", "appliance")
 

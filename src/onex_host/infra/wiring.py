@@ -3,29 +3,59 @@
 Nothing else in the code base maps an ``EnumHandlerType`` to a class: the
 process, ``onex-host validate`` and the shared handler test suite all read
 ``HANDLER_REGISTRY``.
+
+Handler modules are imported on first lookup, so a host pays (in memory and
+start-up time) only for the client libraries of the handlers its contract
+enables: a dev host never imports asyncpg or hvac.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from onex_host.core.contracts import ModelRuntimeHostContract
 from onex_host.core.enums import EnumHandlerType
 from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.handler_base import BaseHandler
-from onex_host.core.local_handler import LocalHandler
 from onex_host.core.node_runtime import NodeRuntime
-from onex_host.infra.handlers import ConsulHandler, DbHandler, HttpHandler, LlmHandler, VaultHandler
 
-HANDLER_REGISTRY: Mapping[EnumHandlerType, type[BaseHandler[Any]]] = {
-    EnumHandlerType.LOCAL: LocalHandler,  # dev/test only; refused by production contracts
-    EnumHandlerType.HTTP: HttpHandler,
-    EnumHandlerType.DB: DbHandler,
-    EnumHandlerType.VAULT: VaultHandler,
-    EnumHandlerType.CONSUL: ConsulHandler,
-    EnumHandlerType.LLM: LlmHandler,
-}
+
+class _LazyHandlerRegistry(Mapping[EnumHandlerType, type[BaseHandler[Any]]]):
+    """Maps handler types to classes named ``module:Class``, importing each on first lookup."""
+
+    def __init__(self, locations: Mapping[EnumHandlerType, str]) -> None:
+        self._locations = dict(locations)
+        self._classes: dict[EnumHandlerType, type[BaseHandler[Any]]] = {}
+
+    def __getitem__(self, handler_type: EnumHandlerType) -> type[BaseHandler[Any]]:
+        cls = self._classes.get(handler_type)
+        if cls is None:
+            module_name, _, class_name = self._locations[handler_type].partition(":")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            if getattr(cls, "handler_type", None) is not handler_type:
+                raise TypeError(f"{self._locations[handler_type]} does not implement {handler_type.value!r}")
+            self._classes[handler_type] = cls
+        return cls
+
+    def __iter__(self) -> Iterator[EnumHandlerType]:
+        return iter(self._locations)
+
+    def __len__(self) -> int:
+        return len(self._locations)
+
+
+HANDLER_REGISTRY: Mapping[EnumHandlerType, type[BaseHandler[Any]]] = _LazyHandlerRegistry(
+    {
+        EnumHandlerType.LOCAL: "onex_host.core.local_handler:LocalHandler",  # dev/test only
+        EnumHandlerType.HTTP: "onex_host.infra.handlers.http:HttpHandler",
+        EnumHandlerType.DB: "onex_host.infra.handlers.db:DbHandler",
+        EnumHandlerType.VAULT: "onex_host.infra.handlers.vault:VaultHandler",
+        EnumHandlerType.CONSUL: "onex_host.infra.handlers.consul:ConsulHandler",
+        EnumHandlerType.LLM: "onex_host.infra.handlers.llm:LlmHandler",
+    }
+)
 
 
 def handler_class(handler_type: EnumHandlerType) -> type[BaseHandler[Any]] | None:

@@ -7,7 +7,11 @@ from typing import Any
 import pytest
 
 from onex_host.core import ContractError, EnumHandlerType, ModelOperationSpec
-from onex_host.infra.handlers import ConsulHandler, DbHandler, HttpHandler, LlmHandler, VaultHandler
+from onex_host.infra.handlers.consul import ConsulHandler
+from onex_host.infra.handlers.db import DbHandler
+from onex_host.infra.handlers.http import HttpHandler
+from onex_host.infra.handlers.llm import LlmHandler
+from onex_host.infra.handlers.vault import VaultHandler
 from onex_host.infra.wiring import HANDLER_REGISTRY
 
 
