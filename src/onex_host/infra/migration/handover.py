@@ -23,9 +23,11 @@ Refusals, each a ``HandoverRefusedError`` with a message naming what to do:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -34,7 +36,9 @@ from aiokafka.structs import OffsetAndMetadata
 
 from onex_host.infra.kafka_topics import UnknownTopicError, topic_partitions
 
+T = TypeVar("T")
 GROUP_NOT_FOUND_CODE = 69
+RETRIABLE_WINDOW_S = 15.0
 IDLE_GROUP_STATES = frozenset({"Empty", "Dead", ""})
 
 
@@ -173,7 +177,7 @@ async def apply_handover(client_settings: Mapping[str, Any], plan: HandoverPlan)
         await _start(admin, consumer)
         consumer.assign(list(offsets))
         try:
-            await consumer.commit(offsets)
+            await _retrying(lambda: consumer.commit(offsets))
         except KafkaError as exc:
             raise HandoverRefusedError(
                 f"Kafka refused the commit for group {plan.to_group!r} ({type(exc).__name__}): a host probably "
@@ -203,8 +207,21 @@ async def _start(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None
         raise BrokerUnavailableError(f"cannot reach the Kafka brokers: {exc}") from None
 
 
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """Retry a retriable broker answer for a short while: on a fresh cluster the first group
+    request answers "coordinator not available" while ``__consumer_offsets`` is being created."""
+    deadline = time.monotonic() + RETRIABLE_WINDOW_S
+    while True:
+        try:
+            return await call()
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def _group_state(admin: AIOKafkaAdminClient, group: str) -> GroupState:
-    for response in await admin.describe_consumer_groups([group]):
+    for response in await _retrying(lambda: admin.describe_consumer_groups([group])):
         for described in response.to_object()["groups"]:
             if described["group"] != group:
                 # aiokafka misparses Kafka 4's answer for an unknown group (its name comes back empty)
@@ -221,7 +238,7 @@ async def _committed(
     admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]
 ) -> dict[TopicPartition, int]:
     """Committed offsets of ``group``; partitions it never committed are absent."""
-    found = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    found = await _retrying(lambda: admin.list_consumer_group_offsets(group, partitions=partitions))
     return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
 
 
