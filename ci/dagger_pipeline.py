@@ -15,6 +15,7 @@ through the ``ONEX_TEST_*`` endpoint variables instead of starting their own.
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Annotated, Final
 
 import dagger
@@ -151,10 +152,18 @@ class OnexHost:
         services = _services(topology)
         host = topology.runtime_host
         image = _with_environment(_image(source), topology.runtime_host_environment())
+        # Credentials services.yaml leaves to the runner: fresh for every run, shared with the tests.
+        credentials = {
+            name: dag.set_secret(f"e2e-{name.lower()}", secrets.token_urlsafe(32)) for name in host.secret_env
+        }
+        for name, secret in credentials.items():
+            image = image.with_secret_variable(name, secret)
         for port in host.ports.values():
             image = image.with_exposed_port(port)
         host_service = _bind_services(image, services).as_service(args=list(host.args), use_entrypoint=True)
         runner = _bind_services(_python(source), {**services, host.alias: host_service})
+        for name, secret in credentials.items():
+            runner = runner.with_secret_variable(f"ONEX_E2E_{name.removeprefix('ONEX_')}", secret)
         return await (
             runner.with_env_variable("ONEX_E2E_HOST_URL", f"http://{host.alias}:{host.ports['health']}")
             .with_env_variable("ONEX_E2E_METRICS_URL", f"http://{host.alias}:{host.ports['metrics']}")

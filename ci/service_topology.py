@@ -52,6 +52,7 @@ class Service:
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
+    secret_env: tuple[str, ...] = ()
 
     @property
     def primary_port(self) -> int:
@@ -159,6 +160,7 @@ def _service(key: str, raw: Any) -> Service:
         command=_sequence(spec.get("command"), f"{where}.command"),
         args=_sequence(spec.get("args"), f"{where}.args"),
         depends_on=_sequence(spec.get("depends_on"), f"{where}.depends_on"),
+        secret_env=_sequence(spec.get("secret_env"), f"{where}.secret_env"),
     )
 
 

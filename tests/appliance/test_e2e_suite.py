@@ -9,24 +9,40 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.appliance.tooling import explain, run_tool
+from tests.appliance.tooling import REPOSITORY, explain, run_tool
 from tests.support.host_process import HostProcess
 
 pytestmark = pytest.mark.appliance
 
+DEV_CONTRACT = REPOSITORY / "contracts" / "runtime" / "dev_runtime_host.yaml"
+
+
+def _dev_contract_with_token(tmp_path: Path) -> Path:
+    """The bundled dev contract, with the envelope API behind ONEX_API_TOKEN as in a container."""
+    contract = yaml.safe_load(DEV_CONTRACT.read_text(encoding="utf-8"))
+    contract["contracts_directory"] = str((DEV_CONTRACT.parent / contract["contracts_directory"]).resolve())
+    contract.setdefault("health_endpoint", {})["bearer_token"] = "${ONEX_API_TOKEN}"
+    path = tmp_path / "dev_runtime_host_with_token.yaml"
+    path.write_text(yaml.safe_dump(contract), encoding="utf-8")
+    return path
+
 
 def test_e2e_suite_passes_against_a_running_host(tmp_path: Path) -> None:
-    with HostProcess(None, tmp_path) as host:
+    token = secrets.token_urlsafe(16)
+    with HostProcess(_dev_contract_with_token(tmp_path), tmp_path, env={"ONEX_API_TOKEN": token}) as host:
         host.wait_ready()
         environment = {
             **os.environ,
             "ONEX_E2E_HOST_URL": host.url,
             "ONEX_E2E_METRICS_URL": f"http://127.0.0.1:{host.metrics_port}",
+            "ONEX_E2E_API_TOKEN": token,
         }
         result = run_tool(
             [sys.executable, "-m", "pytest", "tests/e2e", "-q", "-p", "no:cacheprovider", "--require-services"],

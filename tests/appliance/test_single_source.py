@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from ci.service_topology import Service, Topology
 
+from tests.appliance.host_contract import assert_host_would_start
 from tests.appliance.k8s_render import OVERLAYS, OverlayRenders, host_container, pod_environment
 from tests.appliance.nix_eval import nix_eval
 from tests.appliance.test_compose import ENV_EXAMPLE, render_compose
@@ -63,11 +65,37 @@ def test_compose_runs_exactly_the_declared_services(request: pytest.FixtureReque
         else:
             assert url in " ".join(test), f"{where}: healthcheck {test} does not request {url}"
         if service is topology.runtime_host:
-            assert rendered["environment"] == topology.runtime_host_environment(), where
+            secrets = set(service.secret_env)
+            environment = {name: value for name, value in rendered["environment"].items() if name not in secrets}
+            assert environment == topology.runtime_host_environment(), where
+            assert secrets <= set(rendered["environment"]), f"{where} does not supply {sorted(secrets)}"
             assert rendered["command"] == list(service.args), where
         else:
             assert rendered.get("environment", {}) == service.own_environment(), where
             assert rendered.get("command", []) == list(service.command), where
+
+
+PRODUCTION_CONTRACT = REPOSITORY / "contracts" / "runtime" / "infra_runtime_host.yaml"
+
+
+def _contract_in_image(topology: Topology) -> Path:
+    """The image copies contracts/ to /etc/onex/contracts: the same file, by the same relative path."""
+    in_image = Path(topology.runtime_host.env["ONEX_CONTRACT"]).relative_to("/etc/onex")
+    return REPOSITORY / in_image
+
+
+def test_host_would_start_as_compose_runs_it(request: pytest.FixtureRequest, topology: Topology) -> None:
+    host = render_compose(request.config, ENV_EXAMPLE)["services"][topology.runtime_host.alias]
+    contract = _contract_in_image(topology)
+    assert_host_would_start(request.config, contract, host["environment"], host["command"], "deploy/compose")
+
+
+def test_host_would_start_as_the_dagger_e2e_runs_it(request: pytest.FixtureRequest, topology: Topology) -> None:
+    """Its environment is services.yaml's, plus one generated value per secret_env name."""
+    environment = topology.runtime_host_environment()
+    environment |= {name: f"generated-{name.lower()}" for name in topology.runtime_host.secret_env}
+    contract = _contract_in_image(topology)
+    assert_host_would_start(request.config, contract, environment, topology.runtime_host.args, "dagger call e2e")
 
 
 def test_kafka_advertises_the_name_it_is_bound_by(topology: Topology) -> None:
@@ -78,7 +106,6 @@ def test_kafka_advertises_the_name_it_is_bound_by(topology: Topology) -> None:
     assert bootstrap == f"{kafka.alias}:{kafka.primary_port}"
 
 
-PRODUCTION_CONTRACT = REPOSITORY / "contracts" / "runtime" / "infra_runtime_host.yaml"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-)?")
 
 

@@ -2,7 +2,8 @@
 
 Driven by `dagger call e2e`, which runs the image from flake.nix as a service
 beside Kafka, PostgreSQL, OpenBao and Consul and points these tests at it
-through ONEX_E2E_HOST_URL / ONEX_E2E_METRICS_URL. They talk HTTP only and
+through ONEX_E2E_HOST_URL / ONEX_E2E_METRICS_URL, with the envelope API's bearer
+token in ONEX_E2E_API_TOKEN (a fresh one per run). They talk HTTP only and
 import nothing from the package: they see what an operator sees. Without
 ONEX_E2E_HOST_URL there is no image to test and they are skipped.
 """
@@ -19,6 +20,8 @@ import pytest
 
 HOST_URL = os.environ.get("ONEX_E2E_HOST_URL", "")
 METRICS_URL = os.environ.get("ONEX_E2E_METRICS_URL", "")
+API_TOKEN = os.environ.get("ONEX_E2E_API_TOKEN", "")
+AUTHORIZATION = {"Authorization": f"Bearer {API_TOKEN}"} if API_TOKEN else {}
 READY_WITHIN_SECONDS = 120.0
 
 pytestmark = pytest.mark.skipif(not HOST_URL, reason="ONEX_E2E_HOST_URL is not set: run through `dagger call e2e`")
@@ -66,7 +69,7 @@ def test_an_envelope_for_an_unknown_node_gets_a_structured_error_reply(ready_hos
         "operation": "request",
         "payload": {},
     }
-    response = httpx.post(f"{ready_host}/v1/envelopes", content=json.dumps(envelope), timeout=30)
+    response = httpx.post(f"{ready_host}/v1/envelopes", content=json.dumps(envelope), headers=AUTHORIZATION, timeout=30)
     assert response.status_code == 200, response.text
     reply = response.json()
     assert reply["is_response"] is True
@@ -76,6 +79,15 @@ def test_an_envelope_for_an_unknown_node_gets_a_structured_error_reply(ready_hos
 
 
 def test_a_malformed_envelope_is_refused_with_a_reason(ready_host: str) -> None:
-    response = httpx.post(f"{ready_host}/v1/envelopes", content=b"{not json", timeout=10)
+    response = httpx.post(f"{ready_host}/v1/envelopes", content=b"{not json", headers=AUTHORIZATION, timeout=10)
     assert response.status_code == 400
     assert "invalid envelope" in response.json()["error"]
+
+
+@pytest.mark.skipif(not API_TOKEN, reason="the host under test serves the envelope API without a token (loopback)")
+def test_the_envelope_api_refuses_a_request_without_its_token(ready_host: str) -> None:
+    response = httpx.post(f"{ready_host}/v1/envelopes", content=b"{}", timeout=10)
+    assert response.status_code == 401
+    wrong_token = {"Authorization": "Bearer wrong"}
+    wrong = httpx.post(f"{ready_host}/v1/envelopes", content=b"{}", headers=wrong_token, timeout=10)
+    assert wrong.status_code == 401
