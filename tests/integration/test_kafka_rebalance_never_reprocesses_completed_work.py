@@ -66,7 +66,8 @@ async def test_rebalance_mid_stream_answers_everything_and_reruns_nothing(kafka_
         assert reruns == {}, f"{len(reruns)} commands ran more than once across the rebalance"
         assert max(counts.values()) == 1
         assert log.by_host["second"] > 0, "the second host never got a partition"
-        assert first.health().details["assigned_partitions"] and second.health().details["assigned_partitions"]
+        assert first.health().details["assigned_partitions"]
+        assert second.health().details["assigned_partitions"]
     finally:
         await asyncio.gather(first.stop(timeout_seconds=10), second.stop(timeout_seconds=10))
         await runtime.shutdown()

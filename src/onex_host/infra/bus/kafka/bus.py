@@ -338,9 +338,24 @@ class KafkaEventBus:
                 raise
             except KafkaError as exc:
                 logger.warning("kafka produce failed; retrying", extra={"topic": topic, "error": repr(exc)})
+                if not exc.retriable:
+                    # e.g. OutOfOrderSequenceNumber after a broker restart: this idempotent
+                    # producer's sequence state is unusable; a new producer id starts clean.
+                    await self._replace_producer(producer)
             if not await ownership.sleep(backoff):
                 return False
             backoff = min(backoff * 2, _PRODUCE_BACKOFF_MAX)
+
+    async def _replace_producer(self, broken: AIOKafkaProducer) -> None:
+        """Swap out ``broken`` once, however many sends saw it fail."""
+        async with self._producer_lock:
+            still_current = self._producer is broken
+            if still_current:
+                self._producer = None
+        if not still_current:
+            return
+        logger.warning("kafka producer replaced after a non-retriable error")
+        await _bounded(broken.stop(), self.config.request_timeout_ms / 1000, "broken producer stop")
 
     # -- publishing -----------------------------------------------------------------------
 
