@@ -31,10 +31,11 @@ services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the t
 tools: ## install the appliance check tools (nix-instantiate, docker-compose) from Debian (no-op when present)
 	@bash scripts/tools/install.sh
 
-lint: venv ## ruff, mypy --strict, import-linter
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+lint: venv ## ruff, mypy --strict (src and the Dagger module), import-linter
+	$(VENV)/bin/ruff check src tests ci bench
+	$(VENV)/bin/ruff format --check src tests ci bench
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy ci
 	$(VENV)/bin/lint-imports
 
 test: venv services tools lint ## every quality gate and every test, with coverage
