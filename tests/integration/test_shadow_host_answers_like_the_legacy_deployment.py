@@ -111,7 +111,7 @@ async def test_shadow_diff_reports_full_match_then_the_changed_reply(
                     "shadow-diff", "--bootstrap-servers", bootstrap, *topics, "--from-beginning",
                     "--max-replies", str(COMMANDS), "--duration", "60", "--min-match", "1.0", "--format", "json",
                 )  # fmt: skip
-                assert first.exit_code == 0, first.stderr
+                assert first.exit_code == 0, first.stdout + first.stderr
                 report = first.json()
                 print(
                     f"\nshadow-diff over {COMMANDS} commands: match rate {report['match_rate']:.2%}, "
@@ -148,6 +148,14 @@ async def test_shadow_diff_reports_full_match_then_the_changed_reply(
                 ("payload.slept_seconds", "only_shadow"),
                 ("payload.state", "only_shadow"),
             }
+
+            # 3. without a limit, --from-beginning compares what the topics hold, then stops
+            everything = await onex_host(
+                "shadow-diff", "--bootstrap-servers", bootstrap, *topics, "--from-beginning", "--format", "json"
+            )  # fmt: skip
+            assert everything.exit_code == 0, everything.stdout + everything.stderr
+            assert everything.json()["counts"] == report["counts"]
+            assert everything.json()["pending"] == 0
     finally:
         await legacy.stop()
         if follower.returncode is None:

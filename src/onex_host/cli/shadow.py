@@ -98,7 +98,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     start.add_argument("--since", type=_positive(float), metavar="S", help="read from S seconds ago")
     run = parser.add_argument_group("how long, and the gate")
-    run.add_argument("--duration", type=_positive(float), metavar="S", help="stop after S seconds")
+    run.add_argument(
+        "--duration",
+        type=_positive(float),
+        metavar="S",
+        help="stop after S seconds (without --duration, --max-replies or --follow, --since and --from-beginning "
+        "stop once the topics are read up to where they ended at the start)",
+    )
     run.add_argument("--max-replies", type=_positive(int), metavar="N", help="stop once N replies have been judged")
     run.add_argument(
         "--min-match", type=_rate, metavar="RATE", help="exit 1 when the match rate is below RATE (0.999 = 99.9%%)"
@@ -137,8 +143,12 @@ def _topics(args: argparse.Namespace, bus: KafkaBusConfig | None) -> tuple[str, 
 
 
 def execute(args: argparse.Namespace) -> int:
-    if not args.follow and args.duration is None and args.max_replies is None:
-        raise CliError("give --duration or --max-replies (or --follow to run until stopped)")
+    catch_up = not args.follow and args.duration is None and args.max_replies is None
+    if catch_up and not (args.from_beginning or args.since):
+        raise CliError(
+            "say how long to compare: --duration or --max-replies, --since or --from-beginning "
+            "(compare what the topics already hold), or --follow (until stopped)"
+        )
     try:
         ignore = IgnoreRules.from_patterns(args.ignore)
     except ValueError as exc:
@@ -148,7 +158,8 @@ def execute(args: argparse.Namespace) -> int:
     settings = client_settings(args, bus)
     legacy_topic, shadow_topic = _topics(args, bus)
     try:
-        report = asyncio.run(_compare(args, settings, legacy_topic, shadow_topic, ignore))
+        until = StopWhen(args.duration, args.max_replies, caught_up=catch_up)
+        report = asyncio.run(_compare(args, settings, legacy_topic, shadow_topic, ignore, until))
     except TopicReadError as exc:
         raise CliError(str(exc), EXIT_UNREACHABLE) from None
     context = ReportContext(legacy_topic, shadow_topic, args.min_match)
@@ -160,7 +171,12 @@ def execute(args: argparse.Namespace) -> int:
 
 
 async def _compare(
-    args: argparse.Namespace, settings: dict[str, object], legacy_topic: str, shadow_topic: str, ignore: IgnoreRules
+    args: argparse.Namespace,
+    settings: dict[str, object],
+    legacy_topic: str,
+    shadow_topic: str,
+    ignore: IgnoreRules,
+    until: StopWhen,
 ) -> ComparisonReport:
     metrics = ShadowMetrics() if args.follow else None
     reader = ResponseTopicReader(settings, legacy_topic, shadow_topic)
@@ -174,9 +190,7 @@ async def _compare(
     stop = asyncio.Event()
     try:
         with _stop_on_signals(stop), _serving(metrics, args) as on_tick:
-            return await run_comparison(
-                reader, comparator, StopWhen(args.duration, args.max_replies), stop=stop, on_tick=on_tick
-            )
+            return await run_comparison(reader, comparator, until, stop=stop, on_tick=on_tick)
     finally:
         await reader.stop()
 

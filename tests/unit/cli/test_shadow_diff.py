@@ -24,7 +24,7 @@ def _error(capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--bootstrap-servers", "k:9092", *TOPICS], "give --duration or --max-replies (or --follow"),
+        (["--bootstrap-servers", "k:9092", *TOPICS], "say how long to compare: --duration or --max-replies"),
         (["--bootstrap-servers", "k:9092", "--duration", "1"], "--legacy-topic: required (or give --contract)"),
         (
             ["--bootstrap-servers", "k:9092", "--legacy-topic", "t", "--shadow-topic", "t", "--duration", "1"],

@@ -226,17 +226,21 @@ class ReplyComparator:
             if now - oldest.arrived_at < self.window_seconds:
                 break
             del self._pending[cid]
+            self._judge_unpaired(oldest)
             expired += 1
-            if self.edge_until is not None and oldest.replied_at < self.edge_until:
-                self._unpaired_at_start += 1
-                self._remember(cid, {oldest.side})
-                continue
-            outcome = Outcome.MISSING_IN_SHADOW if oldest.side is Side.LEGACY else Outcome.MISSING_IN_LEGACY
-            self._record(cid, {oldest.side}, outcome, None)
-            examples = self._missing[outcome]
-            if len(examples) < self.sample_limit:
-                examples.append(cid)
         return expired
+
+    def expire_stamped_before(self, epoch: float) -> int:
+        """Judge every pending reply stamped before ``epoch`` (epoch seconds) as unpaired.
+
+        For a read that caught up with the topics: a partner of a reply stamped
+        a window before the read's end would have been read already.
+        """
+        overdue = [reply for reply in self._pending.values() if reply.replied_at < epoch]
+        for reply in overdue:
+            del self._pending[reply.correlation_id]
+            self._judge_unpaired(reply)
+        return len(overdue)
 
     def report(self) -> ComparisonReport:
         return ComparisonReport(
@@ -275,6 +279,17 @@ class ReplyComparator:
         self._remember(cid, sides)
         if self.listener is not None:
             self.listener(outcome, delta if outcome in (Outcome.MATCH, Outcome.MISMATCH) else None)
+
+    def _judge_unpaired(self, reply: ObservedReply) -> None:
+        if self.edge_until is not None and reply.replied_at < self.edge_until:
+            self._unpaired_at_start += 1
+            self._remember(reply.correlation_id, {reply.side})
+            return
+        outcome = Outcome.MISSING_IN_SHADOW if reply.side is Side.LEGACY else Outcome.MISSING_IN_LEGACY
+        self._record(reply.correlation_id, {reply.side}, outcome, None)
+        examples = self._missing[outcome]
+        if len(examples) < self.sample_limit:
+            examples.append(reply.correlation_id)
 
     def _remember(self, cid: str, sides: set[Side]) -> None:
         self._resolved[cid] = sides

@@ -45,6 +45,9 @@ class ResponseTopicReader:
             raise ValueError("the legacy and the shadow response topics must differ")
         self._topics = {legacy_topic: Side.LEGACY, shadow_topic: Side.SHADOW}
         self._client_settings = dict(client_settings)
+        self._ends: dict[TopicPartition, int] = {}
+        self.snapshot_epoch = 0.0
+        """When the topics' end offsets were taken (see ``caught_up``)."""
         self._consumer = AIOKafkaConsumer(
             **client_settings,
             group_id=None,
@@ -63,13 +66,15 @@ class ResponseTopicReader:
         try:
             partitions = await self._partitions()
             self._consumer.assign(partitions)
-            started_at = position.epoch(time.time())
-            if started_at is None:
-                await self._consumer.seek_to_beginning(*partitions)
-            elif position.since_seconds:
-                await self._seek_to_time(partitions, started_at)
-            else:
-                await self._consumer.seek_to_end(*partitions)
+            # Let the initial position lookup finish first: a lookup still in flight
+            # would overwrite the seek below (aiokafka applies its result afterwards).
+            for tp in partitions:
+                await self._consumer.position(tp)
+            self.snapshot_epoch = time.time()
+            self._ends = await self._consumer.end_offsets(partitions)
+            started_at = position.epoch(self.snapshot_epoch)
+            for tp, offset in (await self._start_offsets(partitions, position, started_at)).items():
+                self._consumer.seek(tp, offset)
         except BaseException:
             await self._consumer.stop()
             raise
@@ -79,6 +84,13 @@ class ResponseTopicReader:
         """The records fetched within ``timeout_ms``, each with the side its topic belongs to."""
         batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5_000)
         return [(self._topics[tp.topic], record) for tp, records in batches.items() for record in records]
+
+    async def caught_up(self) -> bool:
+        """True once every partition was read up to where it ended when reading started."""
+        for tp, end in self._ends.items():
+            if await self._consumer.position(tp) < end:
+                return False
+        return True
 
     async def stop(self) -> None:
         await self._consumer.stop()
@@ -95,11 +107,12 @@ class ResponseTopicReader:
         finally:
             await admin.close()
 
-    async def _seek_to_time(self, partitions: list[TopicPartition], epoch: float) -> None:
-        found = await self._consumer.offsets_for_times(dict.fromkeys(partitions, int(epoch * 1000)))
-        past_the_end = [tp for tp, found_offset in found.items() if found_offset is None]
-        for tp, found_offset in found.items():
-            if found_offset is not None:
-                self._consumer.seek(tp, found_offset.offset)
-        if past_the_end:
-            await self._consumer.seek_to_end(*past_the_end)
+    async def _start_offsets(
+        self, partitions: list[TopicPartition], position: ReadStart, started_at: float | None
+    ) -> dict[TopicPartition, int]:
+        if started_at is None:
+            return dict(await self._consumer.beginning_offsets(partitions))
+        if not position.since_seconds:
+            return dict(self._ends)
+        found = await self._consumer.offsets_for_times(dict.fromkeys(partitions, int(started_at * 1000)))
+        return {tp: self._ends[tp] if at is None else at.offset for tp, at in found.items()}

@@ -16,15 +16,24 @@ POLL_TIMEOUT_MS = 200
 
 
 class RecordSource(Protocol):
+    snapshot_epoch: float
+
     async def read(self, timeout_ms: int) -> list[tuple[Side, ConsumerRecord[bytes, bytes]]]: ...
+
+    async def caught_up(self) -> bool: ...
 
 
 @dataclass(frozen=True)
 class StopWhen:
-    """A bounded run ends at whichever limit comes first; with neither it runs until ``stop`` is set."""
+    """A bounded run ends at whichever limit comes first; with none it runs until ``stop`` is set.
+
+    ``caught_up``: end once both topics are read up to where they ended when
+    the run started (comparing what is already there, e.g. the last hour).
+    """
 
     duration_seconds: float | None = None
     max_replies: int | None = None
+    caught_up: bool = False
 
     def reached(self, elapsed: float, judged: int) -> bool:
         if self.duration_seconds is not None and elapsed >= self.duration_seconds:
@@ -60,6 +69,11 @@ async def run_comparison(
         if on_tick is not None:
             on_tick(comparator)
         if until.reached(now - started, comparator.judged):
+            break
+        if until.caught_up and await source.caught_up():
+            # Everything up to the snapshot is read: a reply stamped a window before it
+            # whose partner never showed up is missing, not pending.
+            comparator.expire_stamped_before(source.snapshot_epoch - comparator.window_seconds)
             break
     return comparator.report()
 

@@ -205,3 +205,13 @@ def test_an_unpaired_reply_from_the_first_window_is_an_edge_of_the_read_not_miss
     # its partner showing up later is late, not a new pending reply
     c.observe(reply(Side.SHADOW, "partner-before-start", 6.0))
     assert c.pending == 0
+
+
+def test_expire_stamped_before_judges_by_reply_time_not_arrival() -> None:
+    c = comparator(window=100.0)
+    c.observe(reply(Side.SHADOW, "old", 0.0, replied_at=10.0))
+    c.observe(reply(Side.LEGACY, "new", 0.0, replied_at=50.0))
+    assert c.expire_stamped_before(20.0) == 1
+    report = c.report()
+    assert report.counts[Outcome.MISSING_IN_LEGACY] == 1
+    assert report.pending == 1

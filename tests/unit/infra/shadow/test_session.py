@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aiokafka import ConsumerRecord
 
@@ -21,6 +22,10 @@ class ScriptedSource:
     def __init__(self, batches: list[list[tuple[Side, ConsumerRecord[bytes, bytes]]]]) -> None:
         self.batches = batches
         self.reads = 0
+        self.snapshot_epoch = time.time()
+
+    async def caught_up(self) -> bool:
+        return not self.batches
 
     async def read(self, timeout_ms: int) -> list[tuple[Side, ConsumerRecord[bytes, bytes]]]:
         self.reads += 1
@@ -61,3 +66,16 @@ def test_stop_when_takes_the_first_limit() -> None:
     assert StopWhen(duration_seconds=5, max_replies=10).reached(elapsed=5, judged=0)
     assert StopWhen(duration_seconds=5, max_replies=10).reached(elapsed=1, judged=10)
     assert not StopWhen().reached(elapsed=1e9, judged=10**9)
+
+
+async def test_a_caught_up_run_judges_old_unpaired_replies_as_missing_and_stops() -> None:
+    old = command().reply_success({})
+    old = old.model_copy(update={"timestamp": old.timestamp.replace(year=old.timestamp.year - 1)})
+    fresh = command().reply_success({})
+    source = ScriptedSource([[(Side.LEGACY, _record(old.to_wire())), (Side.LEGACY, _record(fresh.to_wire()))]])
+    comparator = ReplyComparator(IgnoreRules.from_patterns([]), 5.0)
+    report = await run_comparison(source, comparator, StopWhen(caught_up=True))
+    assert report.counts[Outcome.MISSING_IN_SHADOW] == 1
+    assert report.missing[Outcome.MISSING_IN_SHADOW] == (str(old.correlation_id),)
+    assert report.pending == 1  # stamped within the last window: its partner may still be on its way
+    assert source.reads == 1
