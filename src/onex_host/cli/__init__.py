@@ -12,11 +12,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from onex_host.cli import offsets, run, send, shadow, validate
+from onex_host.cli import dlq, offsets, run, send, shadow, validate
 from onex_host.cli._common import EXIT_USAGE, CliError
 from onex_host.core.errors import ContractError
 
-_SUBCOMMANDS = (run, send, validate, shadow, offsets)
+_SUBCOMMANDS = (run, send, validate, dlq, shadow, offsets)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,8 +3,9 @@
 Plain Python (no pytest) so the benchmark suite can start the same servers.
 Children get a parent-death signal, so a test session that is killed outright
 does not leave brokers and databases running on the machine. Linux sends it
-when the *thread* that started the child ends: start servers from a thread that
-outlives them (the main thread, as pytest fixtures do).
+when the *thread* that started the child ends, so every child is started from
+one spawner thread that lives as long as the interpreter: a server restarted
+from ``asyncio.to_thread`` or any short-lived worker is not killed with it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -30,6 +32,8 @@ SERVICES_DIR = Path(os.environ.get("ONEX_SERVICES_DIR") or Path.home() / ".cache
 
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="native-service-spawner")
+"""Its one worker thread never exits before the interpreter does: the children's parent-death anchor."""
 
 
 class ServiceStartError(RuntimeError):
@@ -133,7 +137,8 @@ class ManagedProcess:
         self._stop_signal = stop_signal
         self._log: IO[bytes] = log_path.open("ab")
         try:
-            self._popen = subprocess.Popen(
+            self._popen = _SPAWNER.submit(
+                subprocess.Popen,
                 [str(arg) for arg in argv],
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
@@ -142,7 +147,7 @@ class ManagedProcess:
                 cwd=cwd,
                 user=user,
                 preexec_fn=_die_with_parent(stop_signal),
-            )
+            ).result()
         except OSError as exc:
             self._log.close()
             raise ServiceStartError(f"cannot run {argv[0]}: {exc}") from exc
