@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,9 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 def quiet_kafka_client(args: argparse.Namespace) -> None:
     """The tools report a broken connection in one ``error:`` line; aiokafka's own log would
     repeat it as noise on stderr, so it is shown only with ``--verbose``."""
-    if not args.verbose:
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    else:
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 

@@ -73,9 +73,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_connection_arguments(parser)
     topics = parser.add_argument_group("what to compare")
-    topics.add_argument("--legacy-topic", help="legacy response topic (default: the --contract's response_topic)")
     topics.add_argument(
-        "--shadow-topic", help="shadow response topic (default: the --contract's, <response_topic>.shadow)"
+        "--legacy-topic", metavar="TOPIC", help="legacy response topic (default: the --contract's response_topic)"
+    )
+    topics.add_argument(
+        "--shadow-topic",
+        metavar="TOPIC",
+        help="shadow response topic (default: the --contract's, <response_topic>.shadow)",
     )
     topics.add_argument(
         "--window",
@@ -117,10 +121,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--metrics-port",
         type=_port,
+        metavar="PORT",
         default=DEFAULT_METRICS_PORT,
         help=f"--follow metrics port (default: {DEFAULT_METRICS_PORT})",
     )
-    run.add_argument("--metrics-bind", default="0.0.0.0", help="--follow metrics address (default: 0.0.0.0)")
+    run.add_argument(
+        "--metrics-bind", default="0.0.0.0", metavar="ADDRESS", help="--follow metrics address (default: 0.0.0.0)"
+    )
     parser.add_argument(
         "--format",
         choices=["auto", "table", "json"],

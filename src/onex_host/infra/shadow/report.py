@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +93,7 @@ def _row(label: str, value: str) -> str:
     return f"  {label:<22} {value}"
 
 
-def _per_side(counts: dict[Side, int] | Any) -> str:
+def _per_side(counts: Mapping[Side, int]) -> str:
     return "  ".join(f"{side.value} {counts[side]}" for side in Side)
 
 
