@@ -1,0 +1,373 @@
+"""Workload 2: Kafka echo end to end on a real broker, onex host vs raw aiokafka vs FastStream.
+
+One native Kafka broker (``NativeKafka``, the version ``make services``
+installs) serves every service in turn. Each service gets its own command
+topic (6 partitions), reply topic and consumer group, and runs as its own
+process: ``onex-host run`` on a Kafka contract with the local echo handler,
+``bench.baselines.raw_aiokafka_echo`` and ``bench.baselines.faststream_echo``
+(see their docstrings for how their commit rule matches the bus's).
+
+Two measurements per service, both driven from this process, which is the
+load generator (the machine has 2 cores: the service, the broker and this
+process share them, so this process does as little as it can while a
+service is being timed):
+
+- **Sustained throughput**: all commands (1 KiB payloads) are produced
+  before the service starts, so only the service limits the rate. The reply
+  topic stamps records with the broker's append time (``LogAppendTime``);
+  throughput is replies / (last reply's time - first reply's time). While the
+  service runs, this process only polls the reply topic's end offsets.
+- **Round trip at a fixed offered load** of 1,000 commands/s (open loop:
+  commands are sent on schedule whether or not replies came back), after a
+  one-second warm-up. A round trip runs from a command's scheduled send time
+  to the moment its reply (matched by record key = correlation id) is read
+  here, so a late send counts against the latency (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from tests.support.host_process import HostProcess
+from tests.support.kafka_host_contract import write_kafka_host
+from tests.support.native import NativeKafka
+
+from bench.profiling import sampled
+from bench.workloads._stats import summarize
+from onex_host.core import EnumHandlerType, ModelOnexEnvelope
+from onex_host.infra.bus.kafka.config import KafkaBusConfig
+
+PARTITIONS = 6
+PAYLOAD = {"data": "x" * 1024}
+OFFERED_PER_S = 1_000
+WARMUP_S = 1.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    commands: int
+    rtt_seconds: float
+
+
+FULL = Plan(commands=50_000, rtt_seconds=10.0)
+QUICK = Plan(commands=5_000, rtt_seconds=3.0)
+
+
+@dataclass(frozen=True)
+class Topics:
+    bootstrap: str
+    command: str
+    reply: str
+    group: str
+
+    @classmethod
+    def fresh(cls, bootstrap: str, service: str) -> Topics:
+        prefix = f"bench.{service}.{uuid.uuid4().hex[:8]}"
+        return cls(bootstrap, f"{prefix}.cmd", f"{prefix}.evt", f"{prefix}.group")
+
+
+# -- pure parts ---------------------------------------------------------------------------------
+
+
+def due_count(elapsed_s: float, rate_per_s: float, total: int) -> int:
+    """How many commands an open-loop generator should have sent ``elapsed_s`` after starting."""
+    if elapsed_s < 0:
+        return 0
+    return min(total, int(elapsed_s * rate_per_s) + 1)
+
+
+def replies_per_second(count: int, first_ms: int, last_ms: int) -> float:
+    """Throughput over the span of broker append times: ``count`` replies cover ``count - 1`` gaps."""
+    if count < 2 or last_ms <= first_ms:
+        return float("nan")
+    return (count - 1) * 1000.0 / (last_ms - first_ms)
+
+
+def round_trips_ms(sent: dict[bytes, float], received: dict[bytes, float], skip: int = 0) -> list[float]:
+    """Round trips of the commands sent after the first ``skip`` (dicts keep send order), replies only."""
+    keys = list(sent)[skip:]
+    return [(received[key] - sent[key]) * 1000 for key in keys if key in received]
+
+
+# -- the services under test ----------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """A service under test: its process and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@contextlib.contextmanager
+def onex_host(topics: Topics, workdir: Path) -> Iterator[Service]:
+    """``onex-host run`` with the Kafka bus at its defaults (1 s commits, 500 ms polls) and the echo node."""
+    config = KafkaBusConfig(
+        bootstrap_servers=[topics.bootstrap],
+        consumer_group=topics.group,
+        command_topic=topics.command,
+        response_topic=topics.reply,
+    )
+    contract = write_kafka_host(workdir / "onex", config, mode="primary")
+    with HostProcess(contract, workdir) as host:
+        try:
+            yield Service(host.proc, host.log_path)
+        finally:
+            host.terminate(timeout=30)
+
+
+def baseline(module: str, *extra: str) -> Callable[[Topics, Path], contextlib.AbstractContextManager[Service]]:
+    @contextlib.contextmanager
+    def start(topics: Topics, workdir: Path) -> Iterator[Service]:
+        log_path = workdir / f"{module.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:6]}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    module,
+                    "--bootstrap",
+                    topics.bootstrap,
+                    "--command-topic",
+                    topics.command,
+                    "--response-topic",
+                    topics.reply,
+                    "--group",
+                    topics.group,
+                    *extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                yield Service(process, log_path)
+            finally:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+    return start
+
+
+SERVICES: dict[str, Callable[[Topics, Path], contextlib.AbstractContextManager[Service]]] = {
+    "raw_aiokafka": baseline("bench.baselines.raw_aiokafka_echo"),
+    "onex": onex_host,
+    "faststream": baseline("bench.baselines.faststream_echo"),
+    "faststream_ack_first": baseline("bench.baselines.faststream_echo", "--ack-first"),
+}
+
+
+# -- the load generator -------------------------------------------------------------------------
+
+
+def commands(count: int) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs: echo envelopes keyed by correlation id, as the bus keys them."""
+    out = []
+    for _ in range(count):
+        envelope = ModelOnexEnvelope(
+            source_node="bench",
+            target_node="echo",
+            handler_type=EnumHandlerType.LOCAL,
+            operation="echo",
+            payload=PAYLOAD,
+        )
+        out.append((str(envelope.correlation_id).encode(), envelope.to_wire()))
+    return out
+
+
+async def create_topics(topics: Topics) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=topics.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(topics.command, PARTITIONS, 1),
+                NewTopic(f"{topics.command}.dlq", PARTITIONS, 1),
+                NewTopic(topics.reply, PARTITIONS, 1, topic_configs={"message.timestamp.type": "LogAppendTime"}),
+            ]
+        )
+    finally:
+        await admin.close()
+    probe = AIOKafkaConsumer(bootstrap_servers=topics.bootstrap)
+    await probe.start()
+    try:  # right after creation a KRaft broker briefly has no leader for the new partitions
+        wanted = [TopicPartition(t, p) for t in (topics.command, topics.reply) for p in range(PARTITIONS)]
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    await probe.end_offsets(wanted)
+                    return
+                except Exception:
+                    await asyncio.sleep(0.1)
+    finally:
+        await probe.stop()
+
+
+async def preproduce(topics: Topics, load: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topics.command, value, key=key) for key, value in load]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def reply_count(consumer: AIOKafkaConsumer, topic: str) -> int:
+    ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
+    return int(sum(ends.values()))
+
+
+async def reply_span(consumer: AIOKafkaConsumer, topic: str) -> tuple[int, int]:
+    """Broker append times of the first and the last reply on the topic."""
+    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    ends = await consumer.end_offsets(partitions)
+    consumer.assign(partitions)
+    firsts: list[int] = []
+    lasts: list[int] = []
+    for tp in partitions:
+        if ends[tp] == 0:
+            continue
+        for offset, into in ((0, firsts), (ends[tp] - 1, lasts)):
+            consumer.seek(tp, offset)
+            batch = await consumer.getmany(tp, timeout_ms=10_000, max_records=1)
+            (record,) = batch[tp]
+            if record.timestamp_type != 1:
+                raise RuntimeError(f"{topic} does not stamp LogAppendTime; throughput would use client clocks")
+            into.append(record.timestamp)
+    return min(firsts), max(lasts)
+
+
+async def sustained(topics: Topics, service: Service, count: int) -> dict[str, float]:
+    """Wait for ``count`` replies (bounded), then measure their rate from broker timestamps."""
+    deadline = time.monotonic() + count / 200 + 60
+    consumer = AIOKafkaConsumer(bootstrap_servers=topics.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        replies = 0
+        while replies < count and time.monotonic() < deadline:
+            if not service.running():
+                raise RuntimeError(f"service exited while under load:\n{service.logs()}")
+            await asyncio.sleep(0.25)
+            replies = await reply_count(consumer, topics.reply)
+        if replies < 2:
+            raise RuntimeError(f"only {replies} of {count} replies before the deadline:\n{service.logs()}")
+        first, last = await reply_span(consumer, topics.reply)
+    finally:
+        await consumer.stop()
+    return {"per_s": replies_per_second(replies, first, last), "replies": float(replies)}
+
+
+async def offered_load(topics: Topics, service: Service, seconds: float) -> dict[str, float]:
+    """Round trips at ``OFFERED_PER_S`` for ``WARMUP_S + seconds``; only the part after the warm-up counts."""
+    total = int((WARMUP_S + seconds) * OFFERED_PER_S)
+    load = commands(total)
+    reader = AIOKafkaConsumer(bootstrap_servers=topics.bootstrap, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap, acks="all", linger_ms=0)
+    await reader.start()
+    await producer.start()
+    sent: dict[bytes, float] = {}
+    received: dict[bytes, float] = {}
+
+    async def read() -> None:
+        while True:
+            batches = await reader.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    received.setdefault(record.key, now)
+
+    reading = None
+    try:
+        partitions = [TopicPartition(topics.reply, p) for p in range(PARTITIONS)]
+        reader.assign(partitions)
+        await reader.seek_to_end(*partitions)
+        for tp in partitions:
+            await reader.position(tp)
+        reading = asyncio.create_task(read())
+        started = time.perf_counter()
+        index = 0
+        while index < total:
+            due = due_count(time.perf_counter() - started, OFFERED_PER_S, total)
+            while index < due:
+                key, value = load[index]
+                sent[key] = started + index / OFFERED_PER_S
+                await producer.send(topics.command, value, key=key)
+                index += 1
+            await asyncio.sleep(0.0005)
+        send_span = time.perf_counter() - started
+        deadline = time.monotonic() + 15
+        while len(received) < total and time.monotonic() < deadline and service.running():
+            await asyncio.sleep(0.05)
+    finally:
+        if reading is not None:
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
+        await producer.stop()
+        await reader.stop()
+    skip = int(WARMUP_S * OFFERED_PER_S)
+    stats = summarize(round_trips_ms(sent, received, skip))
+    return {
+        "p50": stats["p50"],
+        "p99": stats["p99"],
+        "offered_per_s": total / send_span,
+        "missing": float(sum(1 for key in sent if key not in received)),
+    }
+
+
+async def measure(name: str, bootstrap: str, plan: Plan, workdir: Path) -> dict[str, float]:
+    topics = Topics.fresh(bootstrap, name)
+    await create_topics(topics)
+    await preproduce(topics, commands(plan.commands))
+    with SERVICES[name](topics, workdir) as service:
+        with sampled(service.process.pid, f"kafka_echo_{name}"):
+            throughput = await sustained(topics, service, plan.commands)
+        latency = await offered_load(topics, service, plan.rtt_seconds)
+    return {**{f"throughput_{k}": v for k, v in throughput.items()}, **{f"rtt_{k}": v for k, v in latency.items()}}
+
+
+def keys(name: str, measured: dict[str, float]) -> dict[str, float]:
+    """The published key names: the onex RTT keys are the issue's, the others carry the service name."""
+    rtt = "kafka_rtt" if name == "onex" else f"kafka_rtt_{name}"
+    return {
+        f"kafka_echo_{name}_per_s": measured["throughput_per_s"],
+        f"kafka_echo_{name}_replies": measured["throughput_replies"],
+        f"{rtt}_p50_ms_at_1000_per_s": measured["rtt_p50"],
+        f"{rtt}_p99_ms_at_1000_per_s": measured["rtt_p99"],
+        f"{rtt}_offered_per_s": measured["rtt_offered_per_s"],
+        f"{rtt}_missing_replies": measured["rtt_missing"],
+    }
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    plan = QUICK if quick else FULL
+    results: dict[str, Any] = {"kafka_echo_commands": float(plan.commands)}
+    with tempfile.TemporaryDirectory(prefix="onex-bench-kafka-") as tmp, NativeKafka() as kafka:
+        results["machine"] = {"kafka_version": kafka.version}
+        for name in SERVICES:
+            print(f"   kafka echo: {name} ...", flush=True)
+            results.update(keys(name, asyncio.run(measure(name, kafka.bootstrap, plan, Path(tmp)))))
+    return results
