@@ -1,8 +1,11 @@
 """Pairs legacy and shadow replies by correlation id and judges each pair.
 
 Pure: no Kafka, no clock of its own. The caller feeds replies in arrival
-order with ``observe`` and advances time with ``expire(now)``; both use the
-same monotonic clock (``ObservedReply.arrived_at``).
+order with ``observe`` and decides when unpaired replies are overdue: by
+arrival (``expire(now)``, on the clock of ``ObservedReply.arrived_at``) while
+reading live, by reply time (``expire_stamped_before``) once a read of what
+the topics already held has caught up. While such a backlog is being read the
+two topics need not advance at the same pace, so nothing is expired then.
 
 Outcomes, and how they count toward the match rate:
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 import statistics
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -197,7 +200,6 @@ class ReplyComparator:
 
     def observe(self, reply: ObservedReply) -> Outcome | None:
         """Take one reply; returns the outcome if it completed a pair, else None."""
-        self.expire(reply.arrived_at)
         cid = reply.correlation_id
         sides_seen = self._resolved.get(cid)
         if sides_seen is not None:
@@ -230,16 +232,20 @@ class ReplyComparator:
             expired += 1
         return expired
 
-    def expire_stamped_before(self, epoch: float) -> int:
+    def expire_stamped_before(self, epoch: float, *, now: float) -> int:
         """Judge every pending reply stamped before ``epoch`` (epoch seconds) as unpaired.
 
         For a read that caught up with the topics: a partner of a reply stamped
-        a window before the read's end would have been read already.
+        a window before the read's end would have been read already. The
+        replies left pending get a fresh window from ``now``, since they may
+        have been read long before the backlog was through.
         """
         overdue = [reply for reply in self._pending.values() if reply.replied_at < epoch]
         for reply in overdue:
             del self._pending[reply.correlation_id]
             self._judge_unpaired(reply)
+        for cid, reply in self._pending.items():
+            self._pending[cid] = replace(reply, arrived_at=now)
         return len(overdue)
 
     def report(self) -> ComparisonReport:

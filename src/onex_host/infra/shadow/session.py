@@ -48,12 +48,18 @@ async def run_comparison(
     stop: asyncio.Event | None = None,
     on_tick: ComparisonTick | None = None,
 ) -> ComparisonReport:
-    """Feed records to the comparator, judging overdue replies after every poll.
+    """Feed records to the comparator until ``until`` or ``stop`` says so.
 
+    While the reader works through what the topics held when it started
+    (``--since``, ``--from-beginning``), the two topics may advance at
+    different paces, so nothing is judged missing by arrival; once caught up,
+    replies stamped a window before the start snapshot without a partner are
+    missing, and from then on a reply waits ``window`` seconds of arrival time.
     Replies still inside their window when the run ends stay ``pending``.
     ``on_tick`` sees the comparator after every poll (the ``--follow`` metrics).
     """
     started = time.monotonic()
+    settled = False
     while stop is None or not stop.is_set():
         batch = await source.read(POLL_TIMEOUT_MS)
         now = time.monotonic()
@@ -65,15 +71,16 @@ async def run_comparison(
                 comparator.observe_undecodable(side)
             else:
                 comparator.observe(observed)
-        comparator.expire(now)
+        if not settled and await source.caught_up():
+            settled = True
+            comparator.expire_stamped_before(source.snapshot_epoch - comparator.window_seconds, now=now)
+            if until.caught_up:
+                break
+        if settled:
+            comparator.expire(now)
         if on_tick is not None:
             on_tick(comparator)
         if until.reached(now - started, comparator.judged):
-            break
-        if until.caught_up and await source.caught_up():
-            # Everything up to the snapshot is read: a reply stamped a window before it
-            # whose partner never showed up is missing, not pending.
-            comparator.expire_stamped_before(source.snapshot_epoch - comparator.window_seconds)
             break
     return comparator.report()
 

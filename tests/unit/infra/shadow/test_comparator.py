@@ -83,10 +83,12 @@ def test_a_reply_without_partner_in_the_window_is_missing_on_the_other_side() ->
     assert report.match_rate == 0.0
 
 
-def test_observing_a_later_reply_expires_older_ones() -> None:
+def test_observing_never_expires_the_caller_decides_when() -> None:
     c = comparator(window=1.0)
     c.observe(reply(Side.LEGACY, "a", 0.0))
     c.observe(reply(Side.LEGACY, "b", 2.0))
+    assert c.pending == 2
+    c.expire(2.5)
     assert c.report().counts[Outcome.MISSING_IN_SHADOW] == 1
     assert c.pending == 1
 
@@ -211,7 +213,10 @@ def test_expire_stamped_before_judges_by_reply_time_not_arrival() -> None:
     c = comparator(window=100.0)
     c.observe(reply(Side.SHADOW, "old", 0.0, replied_at=10.0))
     c.observe(reply(Side.LEGACY, "new", 0.0, replied_at=50.0))
-    assert c.expire_stamped_before(20.0) == 1
+    assert c.expire_stamped_before(20.0, now=500.0) == 1
     report = c.report()
     assert report.counts[Outcome.MISSING_IN_LEGACY] == 1
     assert report.pending == 1
+    # what is left waits a fresh window from ``now``, not from when it was read
+    assert c.expire(500.0 + 99.0) == 0
+    assert c.expire(500.0 + 100.0) == 1

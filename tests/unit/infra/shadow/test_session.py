@@ -30,6 +30,7 @@ class ScriptedSource:
     async def read(self, timeout_ms: int) -> list[tuple[Side, ConsumerRecord[bytes, bytes]]]:
         self.reads += 1
         if self.batches:
+            await asyncio.sleep(0.005)
             return self.batches.pop(0)
         await asyncio.sleep(timeout_ms / 1000)
         return []
@@ -79,3 +80,14 @@ async def test_a_caught_up_run_judges_old_unpaired_replies_as_missing_and_stops(
     assert report.missing[Outcome.MISSING_IN_SHADOW] == (str(old.correlation_id),)
     assert report.pending == 1  # stamped within the last window: its partner may still be on its way
     assert source.reads == 1
+
+
+async def test_while_a_backlog_is_read_a_slow_side_is_not_judged_missing() -> None:
+    reply = command().reply_success({})
+    source = ScriptedSource(
+        [[(Side.LEGACY, _record(reply.to_wire()))], [], [], [(Side.SHADOW, _record(reply.to_wire()))]]
+    )
+    comparator = ReplyComparator(IgnoreRules.from_patterns([]), window_seconds=0.001)
+    report = await run_comparison(source, comparator, StopWhen(caught_up=True))
+    assert report.counts[Outcome.MATCH] == 1
+    assert report.counts[Outcome.MISSING_IN_SHADOW] == 0
