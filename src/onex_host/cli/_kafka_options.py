@@ -12,12 +12,16 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from onex_host.cli._common import EXIT_USAGE, CliError
-from onex_host.core.contracts import ModelRuntimeHostContract
-from onex_host.core.loader import load_model, validate_model
+from onex_host.core.contracts import ModelEventBusConfig
+from onex_host.core.errors import ContractError, ContractProblem
+from onex_host.core.loader import read_yaml_mapping, validate_model
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
@@ -55,10 +59,36 @@ def load_bus_config(args: argparse.Namespace) -> KafkaBusConfig | None:
     if not args.contract:
         return None
     path = Path(args.contract)
-    contract = load_model(ModelRuntimeHostContract, path, os.environ)
-    if contract.event_bus.type != "kafka":
-        raise CliError(f"{path}: event_bus.type: is {contract.event_bus.type!r}; these tools need a kafka event bus")
-    return validate_model(KafkaBusConfig, contract.event_bus.config, path, prefix="event_bus.config")
+    section = validate_model(ModelEventBusConfig, _event_bus_section(path), path, prefix="event_bus")
+    if section.type != "kafka":
+        raise CliError(f"{path}: event_bus.type: is {section.type!r}; these tools need a kafka event bus")
+    return validate_model(KafkaBusConfig, section.config, path, prefix="event_bus.config")
+
+
+def _event_bus_section(path: Path) -> dict[str, Any]:
+    """The contract's ``event_bus``, interpolated on its own.
+
+    The tools read nothing else, so the rest of a host contract (database
+    passwords, Vault tokens) must not have to be in the environment to compare
+    replies or move offsets. The section goes through the loader's own
+    interpolation (defaults, ``$$``, the same error messages), as if it were a
+    file of its own; problems are reported against the real file.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        read_yaml_mapping(path, os.environ)  # raises the loader's own message for the file
+        raise
+    section = document.get("event_bus") if isinstance(document, dict) else None
+    with tempfile.TemporaryDirectory(prefix="onex-contract-") as scratch:
+        alone = Path(scratch) / path.name
+        alone.write_text(yaml.safe_dump({"event_bus": section or {}}), encoding="utf-8")
+        try:
+            interpolated = read_yaml_mapping(alone, os.environ)
+        except ContractError as exc:
+            raise ContractError([ContractProblem(path, p.field, p.message) for p in exc.problems]) from None
+    bus: dict[str, Any] = interpolated["event_bus"]
+    return bus
 
 
 def client_settings(args: argparse.Namespace, bus: KafkaBusConfig | None) -> dict[str, Any]:

@@ -108,3 +108,35 @@ def test_topics_default_to_the_contracts_response_topic_and_its_shadow() -> None
     named = bus.model_copy(update={"shadow_response_topic": "mirror"})
     assert _topics(none, named) == ("replies", "mirror")
     assert _topics(argparse.Namespace(legacy_topic="a", shadow_topic=None), bus) == ("a", "replies.shadow")
+
+
+def test_only_the_event_bus_section_needs_its_variables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ONEX_TEST_DB_PASSWORD", raising=False)
+    monkeypatch.delenv("ONEX_TEST_BROKERS", raising=False)
+    contract = tmp_path / "host.yaml"
+    contract.write_text(
+        """
+name: host
+handlers:
+  - handler_type: db
+    config: {password: "${ONEX_TEST_DB_PASSWORD}"}
+event_bus:
+  type: kafka
+  config:
+    bootstrap_servers: "${ONEX_TEST_BROKERS}"
+    consumer_group: legacy
+    command_topic: commands
+    response_topic: replies
+    mode: "${ONEX_TEST_MODE:-shadow}"
+"""
+    )
+    assert main(["shadow-diff", "--contract", str(contract), "--duration", "1"]) == 2
+    assert _error(capsys) == (
+        f"error: {contract}: event_bus.config.bootstrap_servers: ${{ONEX_TEST_BROKERS}} is not set and has no default"
+    )
+    monkeypatch.setenv("ONEX_TEST_BROKERS", f"127.0.0.1:{free_port()}")
+    # the database password is never needed: the run gets as far as connecting
+    assert main(["shadow-diff", "--contract", str(contract), "--duration", "1"]) == 3
+    assert _error(capsys).startswith("error: cannot reach the Kafka brokers")
