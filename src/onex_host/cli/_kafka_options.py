@@ -12,16 +12,12 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from onex_host.cli._common import EXIT_USAGE, CliError
 from onex_host.core.contracts import ModelEventBusConfig
-from onex_host.core.errors import ContractError, ContractProblem
-from onex_host.core.loader import read_yaml_mapping, validate_model
+from onex_host.core.loader import interpolate, parse_yaml_mapping, validate_model
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
@@ -70,24 +66,10 @@ def _event_bus_section(path: Path) -> dict[str, Any]:
 
     The tools read nothing else, so the rest of a host contract (database
     passwords, Vault tokens) must not have to be in the environment to compare
-    replies or move offsets. The section goes through the loader's own
-    interpolation (defaults, ``$$``, the same error messages), as if it were a
-    file of its own; problems are reported against the real file.
+    replies or move offsets.
     """
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        read_yaml_mapping(path, os.environ)  # raises the loader's own message for the file
-        raise
-    section = document.get("event_bus") if isinstance(document, dict) else None
-    with tempfile.TemporaryDirectory(prefix="onex-contract-") as scratch:
-        alone = Path(scratch) / path.name
-        alone.write_text(yaml.safe_dump({"event_bus": section or {}}), encoding="utf-8")
-        try:
-            interpolated = read_yaml_mapping(alone, os.environ)
-        except ContractError as exc:
-            raise ContractError([ContractProblem(path, p.field, p.message) for p in exc.problems]) from None
-    bus: dict[str, Any] = interpolated["event_bus"]
+    section = parse_yaml_mapping(path).get("event_bus") or {}
+    bus: dict[str, Any] = interpolate(section, path, os.environ, ("event_bus",))
     return bus
 
 

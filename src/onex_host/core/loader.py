@@ -62,8 +62,8 @@ class _Interpolator:
         return ""
 
 
-def read_yaml_mapping(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    """Parse one contract file and interpolate it; raises ``ContractError``."""
+def parse_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Parse one contract file without interpolating it; raises ``ContractError``."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -81,10 +81,24 @@ def read_yaml_mapping(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
         raise contract_error(path, "(yaml)", f"invalid YAML{where}: {problem}") from None
     if not isinstance(document, dict):
         raise contract_error(path, "(top level)", "expected a mapping of fields")
+    return document
+
+
+def interpolate(node: Any, path: Path, env: Mapping[str, str], loc: tuple[int | str, ...] = ()) -> Any:
+    """Resolve ``${VAR}``/``${VAR:-default}``/``$$`` in a parsed tree (or one section of it, at ``loc``).
+
+    Raises ``ContractError`` naming every variable with no value and no default.
+    """
     interpolator = _Interpolator(path, env)
-    interpolated: dict[str, Any] = interpolator.walk(document, ())
+    result = interpolator.walk(node, loc)
     if interpolator.problems:
         raise ContractError(interpolator.problems)
+    return result
+
+
+def read_yaml_mapping(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """Parse one contract file and interpolate it; raises ``ContractError``."""
+    interpolated: dict[str, Any] = interpolate(parse_yaml_mapping(path), path, env)
     return interpolated
 
 
