@@ -41,13 +41,6 @@ def test_the_dev_host_echoes_reports_ready_counts_and_exits_0_on_sigterm(tmp_pat
         assert "runtime host stopped" in host.logs()
 
 
-def _inflight(host: HostProcess) -> float:
-    for line in httpx.get(host.metrics_url, timeout=5).text.splitlines():
-        if line.startswith("onex_inflight_envelopes{"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 def test_sigterm_with_slow_work_in_flight_answers_it_before_exiting(tmp_path: Path) -> None:
     def send(i: int) -> httpx.Response:
         request = command(operation="sleep", payload={"seconds": 1.0, "echo": {"i": i}})
@@ -57,9 +50,9 @@ def test_sigterm_with_slow_work_in_flight_answers_it_before_exiting(tmp_path: Pa
         host.wait_ready()
         futures = [pool.submit(send, i) for i in range(5)]
         deadline = time.monotonic() + 10
-        while _inflight(host) < 5 and time.monotonic() < deadline:
+        while host.inflight() < 5 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _inflight(host) == 5
+        assert host.inflight() == 5
         assert host.terminate() == 0
         replies = [f.result(timeout=30) for f in futures]
         assert [r.status_code for r in replies] == [200] * 5

@@ -15,7 +15,7 @@ from tests.support.endpoints import KafkaEndpoint
 from tests.support.factories import command
 from tests.support.host_process import HostProcess
 from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
-from tests.support.kafka_hosts import inflight_gauge, write_kafka_host_contract
+from tests.support.kafka_host_contract import write_kafka_host
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -29,7 +29,7 @@ async def test_in_flight_envelopes_never_exceed_max_concurrent_operations(
     bootstrap = kafka_service.bootstrap
     config = bus_config(bootstrap, unique_prefix("backpressure"))
     await bus_topics(config, partitions=3)
-    contract = write_kafka_host_contract(tmp_path, config, max_concurrent=BOUND)
+    contract = write_kafka_host(tmp_path, config, max_concurrent=BOUND)
     requests = [command(operation="sleep", payload={"seconds": 0.2, "echo": {"i": i}}) for i in range(COMMANDS)]
     samples: list[float] = []
     with HostProcess(contract, tmp_path) as host:
@@ -39,7 +39,7 @@ async def test_in_flight_envelopes_never_exceed_max_concurrent_operations(
                 await producer.send_many(requests)
             async with asyncio.timeout(60):
                 while len(set(replies.correlation_counts())) < COMMANDS:
-                    samples.append(await asyncio.to_thread(inflight_gauge, host.metrics_url))
+                    samples.append(await asyncio.to_thread(host.inflight))
                     await asyncio.sleep(0.02)
         assert host.terminate() == 0
 

@@ -17,7 +17,7 @@ from tests.support.endpoints import KafkaEndpoint
 from tests.support.factories import command
 from tests.support.host_process import HostProcess
 from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
-from tests.support.kafka_hosts import inflight_gauge, write_kafka_host_contract
+from tests.support.kafka_host_contract import write_kafka_host
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -50,7 +50,7 @@ async def test_sigterm_answers_and_commits_100_in_flight_envelopes_then_exits_0(
     bootstrap = kafka_service.bootstrap
     config = bus_config(bootstrap, unique_prefix("sigterm"))
     await bus_topics(config, partitions=PARTITIONS)
-    contract = write_kafka_host_contract(tmp_path, config, max_concurrent=200, shutdown_timeout_seconds=30)
+    contract = write_kafka_host(tmp_path, config, max_concurrent=200, shutdown_timeout_seconds=30)
     requests = [command(operation="sleep", payload={"seconds": 3.0, "echo": {"i": i}}) for i in range(SLOW)]
     with HostProcess(contract, tmp_path) as host:
         await asyncio.to_thread(host.wait_ready, 60)
@@ -58,7 +58,7 @@ async def test_sigterm_answers_and_commits_100_in_flight_envelopes_then_exits_0(
             async with CommandProducer(bootstrap, config.command_topic) as producer:
                 await producer.send_many(requests)
             async with asyncio.timeout(20):
-                while await asyncio.to_thread(inflight_gauge, host.metrics_url) < SLOW:
+                while await asyncio.to_thread(host.inflight) < SLOW:
                     await asyncio.sleep(0.05)
             assert replies.records == []  # all 100 are still running when the signal arrives
             started = time.monotonic()

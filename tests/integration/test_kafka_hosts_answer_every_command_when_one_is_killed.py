@@ -18,7 +18,7 @@ from tests.support.endpoints import KafkaEndpoint
 from tests.support.factories import command
 from tests.support.host_process import HostProcess
 from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
-from tests.support.kafka_hosts import write_kafka_host_contract
+from tests.support.kafka_host_contract import write_kafka_host
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ async def test_three_hosts_answer_all_3000_commands_although_one_is_killed(
     bootstrap = kafka_service.bootstrap
     config = bus_config(bootstrap, unique_prefix("three"), session_timeout_ms=6_000, heartbeat_interval_ms=500)
     await bus_topics(config, partitions=PARTITIONS)
-    contract = write_kafka_host_contract(tmp_path, config, max_concurrent=50)
+    contract = write_kafka_host(tmp_path, config, max_concurrent=50)
     hosts = [HostProcess(contract, tmp_path) for _ in range(3)]
     requests = [command(operation="sleep", payload={"seconds": 0.002, "echo": {"i": i}}) for i in range(COMMANDS)]
     try:

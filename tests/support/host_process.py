@@ -58,6 +58,13 @@ class HostProcess:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
+    def inflight(self) -> float:
+        """``onex_inflight_envelopes`` as the host's /metrics reports it."""
+        for line in httpx.get(self.metrics_url, timeout=5).text.splitlines():
+            if line.startswith("onex_inflight_envelopes{"):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 

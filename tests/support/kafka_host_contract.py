@@ -20,12 +20,16 @@ def write_kafka_host(
     directory: Path,
     bus: KafkaBusConfig,
     *,
-    mode: str,
+    mode: str | None = None,
     nodes: dict[str, dict[str, Any]] | None = None,
     handlers: list[dict[str, Any]] | None = None,
     name: str = "host",
+    max_concurrent: int = 64,
+    shutdown_timeout_seconds: float = 15,
 ) -> Path:
-    """``nodes``: slug -> node contract (default: the echo node); ``handlers`` default to the local one."""
+    """``nodes``: slug -> node contract (default: the echo node); ``handlers`` default to the local one;
+    ``mode`` defaults to the bus config's own."""
+    mode = mode or bus.mode
     directory.mkdir(parents=True, exist_ok=True)
     refs = []
     for slug, node in (nodes or {"echo": ECHO_NODE}).items():
@@ -36,10 +40,10 @@ def write_kafka_host(
         "name": name,
         "environment": "dev",
         "nodes": refs,
-        "handlers": handlers or [{"handler_type": "local", "config": {}}],
+        "handlers": handlers or [{"handler_type": "local", "config": {"max_sleep_seconds": 60}}],
         "event_bus": {"type": "kafka", "config": {**bus_settings, "mode": mode}},
-        "max_concurrent_operations": 64,
-        "shutdown_timeout_seconds": 15,
+        "max_concurrent_operations": max_concurrent,
+        "shutdown_timeout_seconds": shutdown_timeout_seconds,
     }
     path = directory / f"{name}-{mode}.yaml"
     path.write_text(yaml.safe_dump(contract, sort_keys=False))
