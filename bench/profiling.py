@@ -36,7 +36,19 @@ def sampled(pid: int, name: str, *, rate: int = 200) -> Iterator[Path | None]:
     directory.mkdir(parents=True, exist_ok=True)
     output = directory / f"{name}.folded"
     recorder = subprocess.Popen(
-        [str(PY_SPY), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--output", str(output)],
+        [
+            str(PY_SPY),
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--nolineno",
+            "--output",
+            str(output),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

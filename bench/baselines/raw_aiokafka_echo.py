@@ -5,7 +5,9 @@ off, and an offset is committed only after the replies of every record
 before it were acknowledged by the broker. Commits happen every
 ``--commit-interval`` seconds (the bus default, 1 s), not per record. The
 producer is configured like the bus's (``acks=all``, idempotent, 2 ms
-linger) and the consumer reads ``read_committed`` like the bus's.
+linger, aiokafka's 16 KiB batches) and the consumer reads
+``read_committed`` like the bus's. ``--max-batch-bytes`` raises the batch
+size, to show what the library allows beyond the bus's settings.
 
 Each fetched batch is turned into replies, the replies are sent together
 and awaited, then the next batch is fetched: the plain loop a user writes,
@@ -27,8 +29,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.baselines._echo import argument_parser, echo_reply
 
+DEFAULT_BATCH_BYTES = 16_384  # aiokafka's default; the onex bus does not change it
 
-async def serve(bootstrap: str, command_topic: str, response_topic: str, group: str, commit_interval: float) -> None:
+
+async def serve(
+    bootstrap: str,
+    command_topic: str,
+    response_topic: str,
+    group: str,
+    commit_interval: float,
+    max_batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> None:
     consumer = AIOKafkaConsumer(
         command_topic,
         bootstrap_servers=bootstrap,
@@ -37,7 +48,9 @@ async def serve(bootstrap: str, command_topic: str, response_topic: str, group: 
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2, max_batch_size=max_batch_bytes
+    )
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     await producer.start()
@@ -66,8 +79,24 @@ async def serve(bootstrap: str, command_topic: str, response_topic: str, group: 
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = argument_parser(__doc__).parse_args(argv)
-    asyncio.run(serve(args.bootstrap, args.command_topic, args.response_topic, args.group, args.commit_interval))
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--max-batch-bytes",
+        type=int,
+        default=DEFAULT_BATCH_BYTES,
+        help="producer batch size per partition (default: aiokafka's, which the onex bus uses)",
+    )
+    args = parser.parse_args(argv)
+    asyncio.run(
+        serve(
+            args.bootstrap,
+            args.command_topic,
+            args.response_topic,
+            args.group,
+            args.commit_interval,
+            args.max_batch_bytes,
+        )
+    )
 
 
 if __name__ == "__main__":
