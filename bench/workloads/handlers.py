@@ -60,8 +60,8 @@ class Sizes:
         return self.warmup + self.rounds * self.batch
 
 
-FULL = Sizes(warmup=200, rounds=30, batch=100)
-QUICK = Sizes(warmup=50, rounds=6, batch=50)
+FULL = Sizes(warmup=200, rounds=300, batch=10)
+QUICK = Sizes(warmup=50, rounds=30, batch=10)
 
 
 def envelopes(node: HostedNode, operation: str, payloads: list[dict[str, Any]]) -> list[ModelOnexEnvelope]:
