@@ -40,6 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from tests.support.host_process import HostProcess
 from tests.support.kafka_host_contract import write_kafka_host
 from tests.support.native import NativeKafka
@@ -220,7 +221,7 @@ async def create_topics(topics: Topics) -> None:
                 try:
                     await probe.end_offsets(wanted)
                     return
-                except Exception:
+                except KafkaError:
                     await asyncio.sleep(0.1)
     finally:
         await probe.stop()
