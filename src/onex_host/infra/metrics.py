@@ -21,6 +21,8 @@ class HostMetrics:
     def __init__(self, mode: str = "primary") -> None:
         self.mode = mode
         self.registry = CollectorRegistry(auto_describe=True)
+        self._counters: dict[tuple[str, str, str], Counter] = {}
+        self._histograms: dict[tuple[str, str], Histogram] = {}
         self.envelopes = Counter(
             "onex_envelopes",
             "Envelopes routed, by node, operation and outcome (ok or the reply's error code).",
@@ -55,6 +57,22 @@ class HostMetrics:
             ["topic", "partition", "mode"],
             registry=self.registry,
         )
+
+    def record(self, node: str, operation: str, outcome: str, seconds: float) -> None:
+        """Count one routed envelope and its latency.
+
+        Labelled children are cached: ``labels()`` hashes and locks on every
+        call, which is measurable on the per-envelope path.
+        """
+        key = (node, operation, outcome)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.envelopes.labels(node, operation, outcome, self.mode)
+        counter.inc()
+        histogram = self._histograms.get(key[:2])
+        if histogram is None:
+            histogram = self._histograms[key[:2]] = self.latency.labels(node, operation, self.mode)
+        histogram.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
@@ -31,6 +32,7 @@ from onex_host.spi.event_bus import ProtocolEventBus
 logger = logging.getLogger(__name__)
 
 HEALTH_PROBE_TIMEOUT_S = 2.0
+UNKNOWN_LABEL = "(unknown)"
 HEALTH_CACHE_S = 1.0
 
 
@@ -82,6 +84,7 @@ class RuntimeHostProcess:
         self.host = host
         self.mode = str(contract.event_bus.config.get("mode", "primary"))
         self.metrics = HostMetrics(mode=self.mode)
+        self._inflight = self.metrics.inflight.labels(self.mode)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
         register_secrets(_collect_secrets(host))
         register_handlers(self.runtime, contract, str(host.path))
@@ -111,16 +114,22 @@ class RuntimeHostProcess:
     async def handle_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
         """Route one envelope and record it; the single entry point for the bus and the HTTP API."""
         node = envelope.target_node or "*"
-        gauge = self.metrics.inflight.labels(self.mode)
-        gauge.inc()
+        self._inflight.inc()
         started = time.perf_counter()
         try:
             reply = await self.runtime.route_envelope(envelope)
         finally:
-            gauge.dec()
-        self.metrics.latency.labels(node, envelope.operation, self.mode).observe(time.perf_counter() - started)
+            self._inflight.dec()
+        elapsed = time.perf_counter() - started
+        operation = envelope.operation
+        # Label values must come from the contracts, not from the command topic:
+        # otherwise every made-up node or operation name would mint a new series.
+        if reply.error_code is EnumErrorCode.UNKNOWN_NODE:
+            node = operation = UNKNOWN_LABEL
+        elif reply.error_code in (EnumErrorCode.UNKNOWN_OPERATION, EnumErrorCode.INVALID_ENVELOPE):
+            operation = UNKNOWN_LABEL
         outcome = "ok" if reply.success else (reply.error_code.value if reply.error_code else "error")
-        self.metrics.envelopes.labels(node, envelope.operation, outcome, self.mode).inc()
+        self.metrics.record(node, operation, outcome, elapsed)
         return reply
 
     async def handle_http_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:

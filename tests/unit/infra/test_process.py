@@ -176,3 +176,14 @@ def test_the_envelope_api_is_never_exposed_without_a_token(tmp_path: Path) -> No
         RuntimeHostProcess(host, EndpointOverrides(bind="0.0.0.0"))
     with_token = load_host(write_host(tmp_path, token="tok-1234"), env={})
     assert RuntimeHostProcess(with_token, EndpointOverrides(bind="0.0.0.0")).endpoints is not None
+
+
+async def test_made_up_names_do_not_mint_metric_series(process: RuntimeHostProcess) -> None:
+    for i in range(5):
+        await process.handle_envelope(command(target=f"ghost_{i}"))
+        await process.handle_envelope(command(operation=f"op_{i}"))
+    text = process.metrics.render().decode()
+    assert "ghost_" not in text
+    assert "op_" not in text
+    assert 'node="(unknown)",operation="(unknown)",outcome="unknown_node"} 5.0' in text
+    assert 'node="echo",operation="(unknown)",outcome="unknown_operation"} 5.0' in text

@@ -128,6 +128,9 @@ class KafkaEventBus:
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
+            # Replies are ~1 KiB and up to max_concurrent_operations await their ack at
+            # once; aiokafka's 16 KiB default batch makes most of them queue for a drain.
+            max_batch_size=self.config.producer_batch_bytes,
             max_request_size=max(self.config.max_message_bytes, 1_048_576) + _REQUEST_HEADROOM_BYTES,
         )
 
@@ -190,7 +193,10 @@ class KafkaEventBus:
                 else:
                     # Saturated or draining: fetch nothing, but keep polling to stay in the group.
                     if self._accepting:
-                        await self._dispatcher.wait_for_free_slot(poll_ms / 1000)
+                        if await self._dispatcher.wait_for_free_slot(poll_ms / 1000):
+                            # A slot freed in time: take from what was prefetched. Pausing now
+                            # would make aiokafka drop that buffer and fetch it all again.
+                            continue
                     else:
                         await asyncio.sleep(poll_ms / 1000)
                     consumer.pause(*consumer.assignment())

@@ -92,9 +92,27 @@ class DecodeFailure:
 
 
 def decode_command(value: bytes | None, *, max_bytes: int) -> ModelOnexEnvelope | DecodeFailure:
-    """Decode a command record's value; never raises."""
+    """Decode a command record's value; never raises.
+
+    The common case (a valid command) is parsed once, in pydantic-core; only a
+    record that fails it takes the slower path that names the reason and
+    recovers enough of the request to answer its sender.
+    """
     if value is None:
         return DecodeFailure(DeadLetterReason.NOT_AN_ENVELOPE, "record has no value (tombstone)")
+    if len(value) <= max_bytes:
+        try:
+            envelope = ModelOnexEnvelope.model_validate_json(value)
+        except ValidationError:
+            pass
+        else:
+            if not envelope.is_response:
+                return envelope
+    return _diagnose(value, max_bytes)
+
+
+def _diagnose(value: bytes, max_bytes: int) -> ModelOnexEnvelope | DecodeFailure:
+    """Why a record is not a command, with a stand-in to answer when the sender can be told."""
     try:
         document = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -130,6 +130,11 @@ class KafkaBusConfig(_Strict):
     max_message_bytes: int = Field(
         default=1_048_576, ge=1_024, description="Larger commands are dead-lettered as oversized."
     )
+    producer_batch_bytes: int = Field(
+        default=262_144,
+        ge=16_384,
+        description="Producer batch size per partition; replies of concurrent envelopes share a batch.",
+    )
 
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
         default=None, description="Default: derived from whether tls and sasl are set."
