@@ -322,3 +322,32 @@ async def test_the_host_starts_while_postgres_is_down_and_serves_once_it_is_up(
         await proxy.start()
         assert (await node.call("get_account", {"args": [1]})).success
     await proxy.stop()
+
+
+async def test_later_runs_of_a_statement_reply_exactly_like_the_first(db: HostedNode, postgres_service: Any) -> None:
+    """The first run prepares and learns the statement; later runs use the statement cache."""
+    first_query, second_query = [await db.call("get_account", {"args": [2]}) for _ in range(2)]
+    assert first_query.payload == second_query.payload
+    assert second_query.payload["status"] == "SELECT 1"
+    assert second_query.payload["columns"] == ["id", "owner", "balance"]
+
+    first_delete, second_delete = [await db.call("close_accounts_of", {"args": [owner]}) for owner in ("ada", "zed")]
+    assert (first_delete.payload["status"], first_delete.payload["row_count"]) == ("DELETE 1", 1)
+    assert (second_delete.payload["status"], second_delete.payload["row_count"]) == ("DELETE 0", 0)
+
+    bad_type = await db.call("get_account", {"args": ["not a number"]})
+    assert bad_type.error_code is EnumErrorCode.INVALID_PAYLOAD
+    sneaky_again = [await db.call("sneaky_write") for _ in range(2)]
+    assert [r.payload["sqlstate"] for r in sneaky_again] == ["25006", "25006"]
+
+
+async def test_a_changed_schema_is_learned_again(db: HostedNode, table: str, postgres_service: Any) -> None:
+    assert (await db.call("list_accounts")).payload["columns"][-1] == "blob"
+    conn = await asyncpg.connect(postgres_service.dsn)
+    try:
+        await conn.execute(f"ALTER TABLE {table} ADD COLUMN nickname text")
+    finally:
+        await conn.close()
+    replies = [await db.call("list_accounts") for _ in range(3)]
+    assert replies[-1].success, replies[-1].error
+    assert replies[-1].payload["columns"][-1] == "nickname"

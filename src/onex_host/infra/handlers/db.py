@@ -8,13 +8,19 @@ envelope supplies only the arguments. SQL in the payload is accepted only
 when the operation declares ``params.raw_sql: true`` *and* the host's handler
 config says ``allow_raw_sql: true`` (dev hosts).
 
-Every statement is prepared (one statement per call, never a multi-statement
-string), bound with parameters (never formatted in) and given a timeout that
-respects the envelope's TTL. Operations declared ``side_effects: none`` run
-in a read-only transaction, so a mislabelled write fails instead of running
-on a shadow host. The pool is created on first use, so the host starts while
-PostgreSQL is down; connections the server dropped are replaced by the pool
-on the next request.
+Every statement is prepared the first time it runs (one statement per call,
+never a multi-statement string), bound with parameters (never formatted in)
+and given a timeout that respects the envelope's TTL. What the first run
+learns (parameter types, columns, command tag) is kept per SQL text, so later
+runs go through asyncpg's per-connection statement cache in one round trip.
+
+Operations declared ``side_effects: none`` run on a second pool whose
+sessions are ``default_transaction_read_only``, so a mislabelled write fails
+(SQLSTATE 25006) instead of running on a shadow host, without a
+``BEGIN READ ONLY``/``COMMIT`` pair per request. Each pool is created on first
+use (up to ``pool_max_size`` connections each), so the host starts while
+PostgreSQL is down; connections the server dropped are replaced by the pool on
+the next request.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -50,6 +57,7 @@ _CONNECTION_LOST: tuple[type[Exception], ...] = (
     OSError,  # refused, reset
 )
 T = TypeVar("T")
+_SHAPE_CACHE_SIZE = 1024
 logger = logging.getLogger(__name__)
 
 
@@ -157,34 +165,64 @@ class _StatementResult:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _StatementShape:
+    """What one successful prepared run taught about a SQL text.
+
+    Dropped on any PostgreSQL error for that text, and the column list follows
+    the rows when asyncpg re-prepares after a schema change; an empty result
+    right after such a change still reports the previous column list.
+    """
+
+    types: list[str]
+    columns: list[str]
+    tag: str | None  # command tag with its row count cut off ("SELECT", "INSERT 0"), for row-returning SQL
+
+    @classmethod
+    def learn(cls, statement: asyncpg.prepared_stmt.PreparedStatement) -> _StatementShape:
+        columns = [attribute.name for attribute in statement.get_attributes()]
+        head, _, count = statement.get_statusmsg().rpartition(" ")
+        return cls(
+            types=[parameter.name for parameter in statement.get_parameters()],
+            columns=columns,
+            tag=head if columns and head and count.isdigit() else None,
+        )
+
+
 class DbHandler(BaseHandler[DbHandlerConfig]):
     handler_type = EnumHandlerType.DB
     config_model = DbHandlerConfig
 
     def __init__(self) -> None:
         super().__init__()
-        self._pool: asyncpg.Pool | None = None
+        self._pools: dict[bool, asyncpg.Pool] = {}  # keyed by read-only
         self._pool_lock = asyncio.Lock()
+        self._shapes: OrderedDict[str, _StatementShape] = OrderedDict()
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def _close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            await asyncio.wait_for(pool.close(), timeout=self.config.statement_timeout_seconds)
-        except TimeoutError:
-            pool.terminate()
+        pools = list(self._pools.values())
+        self._pools.clear()
+        self._shapes.clear()
+        for pool in pools:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=self.config.statement_timeout_seconds)
+            except TimeoutError:
+                pool.terminate()
 
-    async def _pool_ready(self) -> asyncpg.Pool:
-        """The pool, created on first use so the host can start while PostgreSQL is down."""
-        if self._pool is not None:
-            return self._pool
+    async def _pool_ready(self, readonly: bool = False) -> asyncpg.Pool:
+        """The (read-only or read-write) pool, created on first use so the host can start while PostgreSQL is down."""
+        pool = self._pools.get(readonly)
+        if pool is not None:
+            return pool
         async with self._pool_lock:
-            if self._pool is None:
+            if readonly not in self._pools:
                 config = self.config
-                self._pool = await asyncpg.create_pool(
+                settings = {"application_name": config.application_name}
+                if readonly:
+                    settings["default_transaction_read_only"] = "on"
+                self._pools[readonly] = await asyncpg.create_pool(
                     dsn=config.dsn.get_secret_value() if config.dsn else None,
                     host=config.host,
                     port=config.port,
@@ -195,13 +233,13 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
                     max_size=config.pool_max_size,
                     timeout=config.connect_timeout_seconds,
                     init=_init_connection,
-                    server_settings={"application_name": config.application_name},
+                    server_settings=settings,
                 )
-            return self._pool
+            return self._pools[readonly]
 
     async def _probe(self) -> dict[str, Any]:
         async with asyncio.timeout(self.config.connect_timeout_seconds):
-            pool = await self._pool_ready()
+            pool = self._pools.get(True) or await self._pool_ready()
             async with pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
                 version = conn.get_server_version()
@@ -364,10 +402,10 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
         self, context: OperationContext, *, transaction: bool, readonly: bool
     ) -> AsyncIterator[asyncpg.Connection]:
         async with asyncio.timeout(context.timeout(self.config.connect_timeout_seconds)):
-            pool = await self._pool_ready()
+            pool = await self._pool_ready(readonly)
             conn = await pool.acquire()
         try:
-            if transaction or readonly:
+            if transaction:
                 async with conn.transaction(readonly=readonly):
                     yield conn
             else:
@@ -385,8 +423,14 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
         where: str,
     ) -> _StatementResult:
         timeout = self.config.statement_timeout_seconds
-        statement = await conn.prepare(sql, timeout=context.timeout(timeout))
-        types = [parameter.name for parameter in statement.get_parameters()]
+        shape = self._shapes.get(sql)
+        statement = None
+        if shape is None:
+            # First run of this SQL text: prepare it, which also refuses a multi-statement string.
+            statement = await conn.prepare(sql, timeout=context.timeout(timeout))
+            types = [parameter.name for parameter in statement.get_parameters()]
+        else:
+            types = shape.types
         if len(args) != len(types):
             raise OperationError(
                 EnumErrorCode.INVALID_PAYLOAD, f"{where}: the statement takes {len(types)} argument(s), got {len(args)}"
@@ -397,18 +441,45 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
             raise OperationError(EnumErrorCode.INVALID_PAYLOAD, f"{where}{str(exc).removeprefix('args')}") from None
         attempt.statement_sent = True
         try:
-            rows = await statement.fetch(*bound, timeout=context.timeout(timeout))
+            if statement is not None:
+                rows = await statement.fetch(*bound, timeout=context.timeout(timeout))
+                learned = _StatementShape.learn(statement)
+                self._remember(sql, learned)
+                status, columns = statement.get_statusmsg(), learned.columns
+            elif shape is not None and shape.tag is not None:
+                rows = await conn.fetch(sql, *bound, timeout=context.timeout(timeout))
+                status, columns = f"{shape.tag} {len(rows)}", shape.columns
+                if rows and list(rows[0].keys()) != columns:
+                    # asyncpg re-prepares a cached statement whose result type changed
+                    # (ALTER TABLE under SELECT *): follow it.
+                    columns = list(rows[0].keys())
+                    self._remember(sql, _StatementShape(shape.types, columns, shape.tag))
+            else:
+                # No rows come back; execute() reports the exact command tag. This SQL text
+                # was prepared once already, so it is known to be a single statement.
+                rows, columns = [], []
+                status = await conn.execute(sql, *bound, timeout=context.timeout(timeout))
         except (asyncpg.exceptions.DataError, asyncpg.InterfaceError) as exc:
+            self._shapes.pop(sql, None)
             if _is_bad_argument(exc):
                 raise OperationError(EnumErrorCode.INVALID_PAYLOAD, f"{where}: {exc}") from None
+            raise
+        except asyncpg.PostgresError:
+            self._shapes.pop(sql, None)  # the schema may have changed under the learned shape
             raise
         if len(rows) > self.config.max_rows:
             raise OperationError(
                 EnumErrorCode.UPSTREAM_ERROR,
                 f"the statement returned {len(rows)} rows, more than max_rows={self.config.max_rows}",
             )
-        columns = [attribute.name for attribute in statement.get_attributes()]
-        return _StatementResult(rows, statement.get_statusmsg(), columns)
+        return _StatementResult(rows, status, columns)
+
+    def _remember(self, sql: str, shape: _StatementShape) -> None:
+        """Keep the shape, least recently learned out first (raw SQL on dev hosts must not grow it forever)."""
+        self._shapes[sql] = shape
+        self._shapes.move_to_end(sql)
+        while len(self._shapes) > _SHAPE_CACHE_SIZE:
+            self._shapes.popitem(last=False)
 
     def translate_error(self, exc: Exception) -> OperationError | None:
         if isinstance(exc, asyncpg.PostgresError):
