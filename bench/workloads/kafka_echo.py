@@ -174,7 +174,7 @@ def baseline(module: str, *extra: str) -> Callable[[Topics, Path], contextlib.Ab
 
 SERVICES: dict[str, Callable[[Topics, Path], contextlib.AbstractContextManager[Service]]] = {
     "raw_aiokafka": baseline("bench.baselines.raw_aiokafka_echo"),
-    "raw_aiokafka_256k_batches": baseline("bench.baselines.raw_aiokafka_echo", "--max-batch-bytes", str(256 * 1024)),
+    "raw_aiokafka_16k_batches": baseline("bench.baselines.raw_aiokafka_echo", "--max-batch-bytes", str(16 * 1024)),
     "onex": onex_host,
     "faststream": baseline("bench.baselines.faststream_echo"),
     "faststream_ack_first": baseline("bench.baselines.faststream_echo", "--ack-first"),
