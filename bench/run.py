@@ -64,13 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {name} done in {time.monotonic() - started:.1f}s: {shown}", flush=True)
     results["suite_seconds"] = round(time.monotonic() - suite_started, 1)
 
+    # Only a full run may replace the committed ``latest`` figures.
+    stem = "partial" if args.only or args.quick else "latest"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    (RESULTS / "latest.md").write_text(render_markdown(results))
-    render_chart(results, RESULTS / "latest.png")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    (RESULTS / f"{stem}.md").write_text(render_markdown(results))
+    render_chart(results, RESULTS / f"{stem}.png")
     missing = [key for key in TARGETS if key not in results]
-    print(f">> wrote {RESULTS}/latest.json, latest.md, latest.png in {results['suite_seconds']}s")
-    if results["errors"] or missing:
+    print(f">> wrote {RESULTS}/{stem}.json, {stem}.md, {stem}.png in {results['suite_seconds']}s")
+    if results["errors"] or (stem == "latest" and missing):
         print(f"!! incomplete: errors in {sorted(results['errors'])}; missing keys {missing}")
         return 1
     return 0

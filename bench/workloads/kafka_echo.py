@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError
 from tests.support.host_process import HostProcess
+from tests.support.kafka_bus import create_topics as create_test_topics
 from tests.support.kafka_host_contract import write_kafka_host
 from tests.support.native import NativeKafka
 
@@ -200,31 +199,13 @@ def commands(count: int) -> list[tuple[bytes, bytes]]:
 
 
 async def create_topics(topics: Topics) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=topics.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(topics.command, PARTITIONS, 1),
-                NewTopic(f"{topics.command}.dlq", PARTITIONS, 1),
-                NewTopic(topics.reply, PARTITIONS, 1, topic_configs={"message.timestamp.type": "LogAppendTime"}),
-            ]
-        )
-    finally:
-        await admin.close()
-    probe = AIOKafkaConsumer(bootstrap_servers=topics.bootstrap)
-    await probe.start()
-    try:  # right after creation a KRaft broker briefly has no leader for the new partitions
-        wanted = [TopicPartition(t, p) for t in (topics.command, topics.reply) for p in range(PARTITIONS)]
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    await probe.end_offsets(wanted)
-                    return
-                except KafkaError:
-                    await asyncio.sleep(0.1)
-    finally:
-        await probe.stop()
+    await create_test_topics(
+        topics.bootstrap,
+        [topics.command, f"{topics.command}.dlq", topics.reply],
+        PARTITIONS,
+        # the reply's append time on the broker is what throughput is measured from
+        {topics.reply: {"message.timestamp.type": "LogAppendTime"}},
+    )
 
 
 async def preproduce(topics: Topics, load: list[tuple[bytes, bytes]]) -> None:

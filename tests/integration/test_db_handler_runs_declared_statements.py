@@ -15,6 +15,7 @@ import pytest
 from onex_host.core import ContractError, EnumErrorCode, EnumHandlerType, ModelNodeContract, NodeRuntime
 from onex_host.infra.handlers.db import DbHandler
 from tests.support.handlers import HostedNode, hosted_node
+from tests.support.pg import scratch_table
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
@@ -38,18 +39,13 @@ def db_config(postgres_service: Any) -> dict[str, Any]:
 @pytest.fixture
 async def table(postgres_service: Any) -> AsyncIterator[str]:
     """A fresh accounts table per test, so tests never see each other's rows."""
-    name = f"accounts_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(postgres_service.dsn)
-    try:
-        await conn.execute(
-            f"CREATE TABLE {name} (id int PRIMARY KEY, owner text NOT NULL, balance numeric(12,2) NOT NULL"
-            " CHECK (balance >= 0), opened timestamptz, ref uuid, tags text[], profile jsonb, blob bytea)"
-        )
-        await conn.execute(f"INSERT INTO {name} (id, owner, balance) VALUES (1, 'ada', 100.50), (2, 'bob', 10)")
+    columns = (
+        "id int PRIMARY KEY, owner text NOT NULL, balance numeric(12,2) NOT NULL CHECK (balance >= 0),"
+        " opened timestamptz, ref uuid, tags text[], profile jsonb, blob bytea"
+    )
+    seed = "INSERT INTO {table} (id, owner, balance) VALUES (1, 'ada', 100.50), (2, 'bob', 10)"
+    async with scratch_table(postgres_service.dsn, "accounts", columns, seed) as name:
         yield name
-    finally:
-        await conn.execute(f"DROP TABLE IF EXISTS {name}")
-        await conn.close()
 
 
 def operations(table: str) -> dict[str, dict[str, Any]]:

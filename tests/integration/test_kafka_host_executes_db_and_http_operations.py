@@ -9,7 +9,6 @@ the response topic, and the database is checked directly.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.support.factories import command
 from tests.support.host_process import HostProcess
 from tests.support.kafka_bus import CommandProducer, bus_config, create_topics, reading, unique_prefix
 from tests.support.kafka_host_contract import write_kafka_host
+from tests.support.pg import scratch_table
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.http, pytest.mark.slow]
 
@@ -32,14 +32,9 @@ PASSWORD_ENV = "ONEX_TEST_PG_PASSWORD"
 
 @pytest.fixture
 async def accounts(postgres_service: PostgresEndpoint) -> AsyncIterator[str]:
-    name = f"accounts_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(postgres_service.dsn)
-    try:
-        await conn.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, balance int NOT NULL CHECK (balance >= 0))")
+    columns = "id int PRIMARY KEY, balance int NOT NULL CHECK (balance >= 0)"
+    async with scratch_table(postgres_service.dsn, "accounts", columns) as name:
         yield name
-    finally:
-        await conn.execute(f"DROP TABLE IF EXISTS {name}")
-        await conn.close()
 
 
 @pytest.fixture

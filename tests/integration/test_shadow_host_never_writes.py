@@ -5,7 +5,6 @@ with ``shadow_skipped`` and writes nothing, while read-only operations still run
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.support.factories import command
 from tests.support.host_process import HostProcess
 from tests.support.kafka_bus import CommandProducer, bus_config, create_topics, reading, unique_prefix
 from tests.support.kafka_host_contract import write_kafka_host
+from tests.support.pg import scratch_table
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
@@ -29,14 +29,8 @@ PASSWORD_ENV = "ONEX_TEST_PG_PASSWORD"
 
 @pytest.fixture
 async def ledger_table(postgres_service: PostgresEndpoint) -> AsyncIterator[str]:
-    name = f"ledger_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(postgres_service.dsn)
-    try:
-        await conn.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, note text NOT NULL)")
+    async with scratch_table(postgres_service.dsn, "ledger", "id int PRIMARY KEY, note text NOT NULL") as name:
         yield name
-    finally:
-        await conn.execute(f"DROP TABLE IF EXISTS {name}")
-        await conn.close()
 
 
 async def test_a_shadow_host_skips_writes_and_still_reads(

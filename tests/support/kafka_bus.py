@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,17 +26,26 @@ def unique_prefix(name: str) -> str:
     return f"t.{name}.{uuid.uuid4().hex[:8]}"
 
 
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 3) -> None:
-    """Create topics and wait until every partition's leader serves requests.
+async def create_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int = 3,
+    topic_configs: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """Create topics (``topic_configs``: name -> broker settings) and wait until every partition's leader serves.
 
     Right after creation a KRaft broker briefly answers NotLeaderForPartition;
     tests that time a drain must not start inside that window.
     """
     names = list(names)
+    configs = topic_configs or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        topics = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        topics = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs.get(name, {})))
+            for name in names
+        ]
         with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(topics)
     finally:
@@ -45,7 +54,7 @@ async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 
     await probe.start()
     try:
         wanted = [TopicPartition(name, p) for name in names for p in range(partitions)]
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(30):
             while True:
                 try:
                     await probe.end_offsets(wanted)
