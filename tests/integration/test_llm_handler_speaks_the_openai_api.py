@@ -14,6 +14,7 @@ import pytest
 from onex_host.core import EnumErrorCode, EnumHandlerType
 from tests.support.fake_openai import EMBEDDING_MODEL, MODEL, FakeOpenAI, fake_openai
 from tests.support.handlers import HostedNode, hosted_node
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.llm
 
@@ -185,3 +186,23 @@ async def test_the_api_key_never_appears_in_replies_health_or_logs(
 
     for text in [*published, caplog.text]:
         assert api.api_key not in text
+
+
+async def test_an_api_that_goes_away_gives_error_replies_and_health_recovers(api: FakeOpenAI) -> None:
+    proxy = TcpProxy("127.0.0.1", api.server.port or 0)
+    await proxy.start()
+    config = llm_config(api, base_url=f"http://127.0.0.1:{proxy.port}/v1")
+    async with hosted_node(EnumHandlerType.LLM, config, OPERATIONS) as node:
+        assert (await node.call("chat", {"messages": [{"role": "user", "content": "hi"}]})).success
+        assert (await node.health())["healthy"] is True
+
+        await proxy.stop()
+        down = await node.call("chat", {"messages": [{"role": "user", "content": "hi"}]})
+        assert down.error_code is EnumErrorCode.UPSTREAM_UNAVAILABLE, down.error
+        assert (await node.health())["healthy"] is False
+
+        await proxy.start()
+        assert (await node.health())["healthy"] is True
+        back = await node.call("chat", {"messages": [{"role": "user", "content": "again"}]})
+        assert back.payload["content"] == "echo: again"
+    await proxy.stop()
