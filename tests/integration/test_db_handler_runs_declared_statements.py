@@ -347,3 +347,11 @@ async def test_a_changed_schema_is_learned_again(db: HostedNode, table: str, pos
     replies = [await db.call("list_accounts") for _ in range(3)]
     assert replies[-1].success, replies[-1].error
     assert replies[-1].payload["columns"][-1] == "nickname"
+
+
+async def test_a_row_returning_statement_without_a_row_count_keeps_its_rows(db_config: dict[str, Any]) -> None:
+    show = {"show_timeout": {"action": "query", "side_effects": "none", "params": {"statement": "SHOW TimeZone"}}}
+    async with hosted_node(EnumHandlerType.DB, db_config, show) as node:
+        replies = [await node.call("show_timeout") for _ in range(2)]
+    assert [len(r.payload["rows"]) for r in replies] == [1, 1], [r.error for r in replies]
+    assert replies[0].payload == replies[1].payload

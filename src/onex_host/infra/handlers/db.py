@@ -444,7 +444,9 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
             if statement is not None:
                 rows = await statement.fetch(*bound, timeout=context.timeout(timeout))
                 learned = _StatementShape.learn(statement)
-                self._remember(sql, learned)
+                if learned.tag is not None or not learned.columns:
+                    # Rows under a tag without a count (SHOW, ...) keep taking the prepared path.
+                    self._remember(sql, learned)
                 status, columns = statement.get_statusmsg(), learned.columns
             elif shape is not None and shape.tag is not None:
                 rows = await conn.fetch(sql, *bound, timeout=context.timeout(timeout))
