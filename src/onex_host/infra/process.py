@@ -28,6 +28,7 @@ from onex_host.infra.logging_setup import register_secrets
 from onex_host.infra.metrics import HostMetrics
 from onex_host.infra.wiring import HANDLER_REGISTRY, register_handlers
 from onex_host.spi.event_bus import ProtocolEventBus
+from onex_host.spi.handler import ProtocolHandler
 
 logger = logging.getLogger(__name__)
 
@@ -204,16 +205,16 @@ class RuntimeHostProcess:
         now = time.monotonic()
         if self._health_cache and now - self._health_cache[0] < HEALTH_CACHE_S:
             return self._health_cache[1]
-        results = await asyncio.gather(*(self._probe(kind_handler) for kind_handler in self.runtime.handlers.values()))
+        results = await asyncio.gather(*(self._probe(handler) for handler in self.runtime.handlers.values()))
         self._health_cache = (now, tuple(results))
         return self._health_cache[1]
 
     @staticmethod
-    async def _probe(handler: Any) -> ModelHandlerHealth:
+    async def _probe(handler: ProtocolHandler) -> ModelHandlerHealth:
+        """A health check that never hangs a probe: a slow upstream counts as unhealthy."""
         try:
             async with asyncio.timeout(HEALTH_PROBE_TIMEOUT_S):
-                result: ModelHandlerHealth = await handler.health_check()
-                return result
+                return await handler.health_check()
         except TimeoutError:
             return ModelHandlerHealth(
                 handler_type=handler.handler_type,
