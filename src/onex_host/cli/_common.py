@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -36,3 +37,14 @@ def resolve_contract(argument: str | None) -> Path:
     if not path.is_file():
         raise CliError(f"{path}: (file): contract file not found")
     return path
+
+
+def port_number(text: str) -> int:
+    """argparse type for a TCP port (0 lets the kernel choose)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
+    return value

@@ -6,22 +6,12 @@ import argparse
 import asyncio
 import logging
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, resolve_contract
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, port_number, resolve_contract
 from onex_host.core.file_registry import load_host
 from onex_host.infra.logging_setup import configure_logging
 from onex_host.infra.process import EndpointOverrides, RuntimeHostProcess
 
 logger = logging.getLogger("onex_host.cli")
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("contract", nargs="?", help="runtime host contract (YAML)")
     parser.add_argument("--bind", help="address for the health, API and metrics listeners (default: contract)")
-    parser.add_argument("--health-port", type=_port, help="health and envelope API port (default: contract)")
-    parser.add_argument("--metrics-port", type=_port, help="Prometheus metrics port (default: contract)")
+    parser.add_argument("--health-port", type=port_number, help="health and envelope API port (default: contract)")
+    parser.add_argument("--metrics-port", type=port_number, help="Prometheus metrics port (default: contract)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument(
         "--log-format",

@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, port_number
 from onex_host.cli._kafka_options import (
     add_connection_arguments,
     client_settings,
@@ -56,12 +56,6 @@ def _rate(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"a rate between 0 and 1 (0.999 is 99.9%%), not {text}")
     return value
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
-    return int(text)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,7 +114,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     run.add_argument(
         "--metrics-port",
-        type=_port,
+        type=port_number,
         metavar="PORT",
         default=DEFAULT_METRICS_PORT,
         help=f"--follow metrics port (default: {DEFAULT_METRICS_PORT})",
