@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
@@ -26,7 +26,7 @@ from onex_host.infra.bus.factory import build_event_bus
 from onex_host.infra.http_api import HttpEndpoints
 from onex_host.infra.logging_setup import register_secrets
 from onex_host.infra.metrics import HostMetrics
-from onex_host.infra.wiring import HANDLER_REGISTRY, register_handlers
+from onex_host.infra.wiring import register_handlers
 from onex_host.spi.event_bus import ProtocolEventBus
 from onex_host.spi.handler import ProtocolHandler
 
@@ -64,19 +64,10 @@ class HostHealth:
         }
 
 
-def _collect_secrets(host: LoadedHost) -> list[str]:
-    """Secret values from every handler config, so logs can mask them."""
-    secrets: list[str] = []
-    for entry in host.contract.enabled_handlers():
-        cls = HANDLER_REGISTRY.get(entry.handler_type)
-        if cls is None:
-            continue
-        parsed = cls.parse_config(entry.config, str(host.path))
-        secrets.extend(v.get_secret_value() for v in vars(parsed).values() if isinstance(v, SecretStr))
-    token = host.contract.health_endpoint.bearer_token
-    if token:
-        secrets.append(token)
-    return secrets
+def _secret_values(configs: list[BaseModel], bearer_token: str | None) -> list[str]:
+    """Secret values of the parsed handler configs and the API token, so logs can mask them."""
+    secrets = [v.get_secret_value() for config in configs for v in vars(config).values() if isinstance(v, SecretStr)]
+    return [*secrets, bearer_token] if bearer_token else secrets
 
 
 class RuntimeHostProcess:
@@ -87,8 +78,8 @@ class RuntimeHostProcess:
         self.metrics = HostMetrics(mode=self.mode)
         self._inflight = self.metrics.inflight.labels(self.mode)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
-        register_secrets(_collect_secrets(host))
-        register_handlers(self.runtime, contract, str(host.path))
+        handler_configs = register_handlers(self.runtime, contract, str(host.path))
+        register_secrets(_secret_values(handler_configs, contract.health_endpoint.bearer_token))
         self.runtime.add_nodes(host.nodes)
         self.bus: ProtocolEventBus | None = None
         if contract.event_bus.enabled:

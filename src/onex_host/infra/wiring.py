@@ -15,6 +15,8 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from onex_host.core.contracts import ModelRuntimeHostContract
 from onex_host.core.enums import EnumHandlerType
 from onex_host.core.errors import ContractError, ContractProblem
@@ -62,9 +64,11 @@ def handler_class(handler_type: EnumHandlerType) -> type[BaseHandler[Any]] | Non
     return HANDLER_REGISTRY.get(handler_type)
 
 
-def check_handler_configs(contract: ModelRuntimeHostContract, source: str) -> None:
-    """Fail with every problem if a handler has no implementation or a bad config."""
+def check_handler_configs(contract: ModelRuntimeHostContract, source: str) -> list[BaseModel]:
+    """The parsed config of every enabled handler; fails with every problem if a handler
+    has no implementation or a bad config."""
     problems: list[ContractProblem] = []
+    parsed: list[BaseModel] = []
     for index, entry in enumerate(contract.handlers):
         if not entry.enabled:
             continue
@@ -81,16 +85,21 @@ def check_handler_configs(contract: ModelRuntimeHostContract, source: str) -> No
             )
             continue
         try:
-            cls.parse_config(entry.config, source)
+            parsed.append(cls.parse_config(entry.config, source))
         except ContractError as exc:
             problems.extend(ContractProblem(p.path, f"{prefix}.config.{p.field}", p.message) for p in exc.problems)
     if problems:
         raise ContractError(problems)
+    return parsed
 
 
-def register_handlers(runtime: NodeRuntime, contract: ModelRuntimeHostContract, source: str) -> None:
-    """Instantiate and register every enabled handler; the only place handlers are registered."""
-    check_handler_configs(contract, source)
+def register_handlers(runtime: NodeRuntime, contract: ModelRuntimeHostContract, source: str) -> list[BaseModel]:
+    """Instantiate and register every enabled handler; the only place handlers are registered.
+
+    Returns the parsed handler configs (for example to learn which values are secrets).
+    """
+    parsed = check_handler_configs(contract, source)
     for entry in contract.enabled_handlers():
         cls = HANDLER_REGISTRY[entry.handler_type]
         runtime.register_handler(cls(), entry.config)
+    return parsed

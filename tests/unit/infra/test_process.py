@@ -187,3 +187,14 @@ async def test_made_up_names_do_not_mint_metric_series(process: RuntimeHostProce
     assert "op_" not in text
     assert 'node="(unknown)",operation="(unknown)",outcome="unknown_node"} 5.0' in text
     assert 'node="echo",operation="(unknown)",outcome="unknown_operation"} 5.0' in text
+
+
+def test_a_bad_handler_config_is_reported_against_its_handler_entry(tmp_path: Path) -> None:
+    path = write_host(tmp_path)
+    path.write_text(
+        path.read_text().replace(
+            "  - handler_type: local\n", "  - handler_type: local\n    config: {max_sleep_seconds: -1}\n"
+        )
+    )
+    with pytest.raises(ContractError, match=r"handlers\[0\]\.config\.max_sleep_seconds: Input should be greater"):
+        RuntimeHostProcess(load_host(path, env={}))
