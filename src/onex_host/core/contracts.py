@@ -7,6 +7,7 @@ wiring registry validates them against each handler's own config model.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,15 @@ from onex_host.core.enums import EnumHandlerType, EnumNodeKind, EnumSideEffects
 
 EnvironmentName = Literal["dev", "test", "staging", "production"]
 EventBusType = Literal["memory", "kafka"]
+
+
+def _first_repeat(values: Iterable[str]) -> str | None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 class _Strict(BaseModel):
@@ -102,21 +112,17 @@ class ModelRuntimeHostContract(_Strict):
     @field_validator("nodes")
     @classmethod
     def _unique_slugs(cls, nodes: list[ModelNodeRef]) -> list[ModelNodeRef]:
-        seen: set[str] = set()
-        for node in nodes:
-            if node.slug in seen:
-                raise ValueError(f"node slug {node.slug!r} is declared twice")
-            seen.add(node.slug)
+        twice = _first_repeat(node.slug for node in nodes)
+        if twice is not None:
+            raise ValueError(f"node slug {twice!r} is declared twice")
         return nodes
 
     @field_validator("handlers")
     @classmethod
     def _unique_handlers(cls, handlers: list[ModelHandlerConfig]) -> list[ModelHandlerConfig]:
-        seen: set[EnumHandlerType] = set()
-        for handler in handlers:
-            if handler.handler_type in seen:
-                raise ValueError(f"handler type {handler.handler_type.value!r} is configured twice")
-            seen.add(handler.handler_type)
+        twice = _first_repeat(handler.handler_type.value for handler in handlers)
+        if twice is not None:
+            raise ValueError(f"handler type {twice!r} is configured twice")
         return handlers
 
     @model_validator(mode="after")
