@@ -9,8 +9,8 @@ from bench.workloads._stats import summarize
 from onex_host.core.contracts import ModelNodeContract, ModelOperationSpec
 from onex_host.core.enums import EnumHandlerType, EnumSideEffects
 from onex_host.core.envelope import ModelOnexEnvelope
-from onex_host.core.local_handler import LocalHandler
-from onex_host.core.node_runtime import NodeRuntime
+from onex_host.infra.handlers.local import LocalHandler
+from onex_host.runtime.node_runtime import NodeRuntime
 
 PAYLOAD = {"data": "x" * 1024}
 

@@ -12,8 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from onex_host.core import ContractError, EnumErrorCode, EnumHandlerType, ModelNodeContract, NodeRuntime
+from onex_host.core import ContractError, EnumErrorCode, EnumHandlerType, ModelNodeContract
 from onex_host.infra.handlers.db import DbHandler
+from onex_host.runtime import NodeRuntime
 from tests.support.handlers import HostedNode, hosted_node
 from tests.support.pg import scratch_table
 from tests.support.tcp_proxy import TcpProxy

@@ -10,8 +10,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from onex_host.core import EnumErrorCode, EnumHandlerType, ModelOnexEnvelope, NodeRuntime, load_host
+from onex_host.core import EnumErrorCode, EnumHandlerType, ModelOnexEnvelope, load_host
 from onex_host.infra.wiring import register_handlers
+from onex_host.runtime import NodeRuntime
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 SCHEMA = (CONTRACTS / "nodes" / "postgres_adapter.schema.sql").read_text()

@@ -13,7 +13,7 @@ from typing import Protocol
 import pytest
 
 from onex_host.core.envelope import ModelOnexEnvelope
-from onex_host.core.node_runtime import NodeRuntime
+from onex_host.runtime.node_runtime import NodeRuntime
 from onex_host.spi.event_bus import ProtocolEventBus
 from tests.support.factories import command, echo_runtime
 

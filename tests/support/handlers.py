@@ -10,9 +10,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from onex_host.core import EnumHandlerType, ModelNodeContract, ModelOnexEnvelope, NodeRuntime
-from onex_host.core.local_handler import LocalHandler
+from onex_host.core import EnumHandlerType, ModelNodeContract, ModelOnexEnvelope
+from onex_host.infra.handlers.local import LocalHandler
 from onex_host.infra.wiring import HANDLER_REGISTRY
+from onex_host.runtime import NodeRuntime
 
 NODE = "node_under_test"
 

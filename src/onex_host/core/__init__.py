@@ -1,7 +1,9 @@
-"""Transport-agnostic heart of the Runtime Host.
+"""The Runtime Host's vocabulary: models, contracts and their loading, nothing that runs.
 
-Nothing in this package imports a transport (Kafka, HTTP, databases, Vault)
-or ``onex_host.infra``; import-linter checks that on every ``make test``.
+Envelope, contract models, enums, errors, operation context and health
+results, the YAML loader and the file registry. Nothing in this package
+imports a transport (Kafka, HTTP, databases, Vault) or any other layer of
+``onex_host``; import-linter checks that on every ``make test``.
 """
 
 from onex_host.core.contracts import (
@@ -16,9 +18,6 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType, EnumNodeKind, E
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem, OperationError
 from onex_host.core.file_registry import FileRegistry, LoadedHost, LoadedNode, load_host
-from onex_host.core.local_handler import LocalHandler
-from onex_host.core.node_instance import NodeInstance
-from onex_host.core.node_runtime import NodeRuntime
 from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth, OperationContext
 
 __all__ = [
@@ -31,7 +30,6 @@ __all__ = [
     "FileRegistry",
     "LoadedHost",
     "LoadedNode",
-    "LocalHandler",
     "ModelBusHealth",
     "ModelEventBusConfig",
     "ModelHandlerConfig",
@@ -41,8 +39,6 @@ __all__ = [
     "ModelOnexEnvelope",
     "ModelOperationSpec",
     "ModelRuntimeHostContract",
-    "NodeInstance",
-    "NodeRuntime",
     "OperationContext",
     "OperationError",
     "load_host",

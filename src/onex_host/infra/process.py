@@ -20,13 +20,13 @@ from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
-from onex_host.core.node_runtime import NodeRuntime
 from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth
 from onex_host.infra.bus.factory import build_event_bus
 from onex_host.infra.http_api import HttpEndpoints
 from onex_host.infra.logging_setup import register_secrets
 from onex_host.infra.metrics import HostMetrics
 from onex_host.infra.wiring import register_handlers
+from onex_host.runtime.node_runtime import NodeRuntime
 from onex_host.spi.event_bus import ProtocolEventBus
 from onex_host.spi.handler import ProtocolHandler
 

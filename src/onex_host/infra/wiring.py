@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from onex_host.core.contracts import ModelRuntimeHostContract
 from onex_host.core.enums import EnumHandlerType
 from onex_host.core.errors import ContractError, ContractProblem
-from onex_host.core.handler_base import BaseHandler
-from onex_host.core.node_runtime import NodeRuntime
+from onex_host.infra.handlers.base import BaseHandler
+from onex_host.runtime.node_runtime import NodeRuntime
 
 
 class _LazyHandlerRegistry(Mapping[EnumHandlerType, type[BaseHandler[Any]]]):
@@ -50,7 +50,7 @@ class _LazyHandlerRegistry(Mapping[EnumHandlerType, type[BaseHandler[Any]]]):
 
 HANDLER_REGISTRY: Mapping[EnumHandlerType, type[BaseHandler[Any]]] = _LazyHandlerRegistry(
     {
-        EnumHandlerType.LOCAL: "onex_host.core.local_handler:LocalHandler",  # dev/test only
+        EnumHandlerType.LOCAL: "onex_host.infra.handlers.local:LocalHandler",  # dev/test only
         EnumHandlerType.HTTP: "onex_host.infra.handlers.http:HttpHandler",
         EnumHandlerType.DB: "onex_host.infra.handlers.db:DbHandler",
         EnumHandlerType.VAULT: "onex_host.infra.handlers.vault:VaultHandler",

@@ -30,7 +30,7 @@ def test_a_host_imports_only_the_client_libraries_it_enables() -> None:
 
 
 def test_a_location_of_the_wrong_type_is_a_bug_caught_on_lookup() -> None:
-    registry = _LazyHandlerRegistry({EnumHandlerType.DB: "onex_host.core.local_handler:LocalHandler"})
+    registry = _LazyHandlerRegistry({EnumHandlerType.DB: "onex_host.infra.handlers.local:LocalHandler"})
     with pytest.raises(TypeError, match="does not implement 'db'"):
         registry[EnumHandlerType.DB]
     assert len(registry) == 1

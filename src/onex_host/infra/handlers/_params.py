@@ -21,8 +21,8 @@ from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.handler_base import parse_payload
 from onex_host.core.operation import OperationContext
+from onex_host.infra.handlers.base import parse_payload
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 

@@ -41,10 +41,10 @@ from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType, EnumSideEffects
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._params import request_payload, unknown_params
 from onex_host.infra.handlers._pg_values import JsonSafe, row_to_json, to_pg_args
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 _CONTRACT_KEYS = frozenset({"statement", "statements", "raw_sql"})
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03", "40001", "40P01")

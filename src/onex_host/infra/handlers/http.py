@@ -24,11 +24,11 @@ from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
 from onex_host.infra.handlers._http_errors import transport_failure
 from onex_host.infra.handlers._params import request_payload, unknown_params
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 QueryValue = str | int | float | bool

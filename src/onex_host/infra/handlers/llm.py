@@ -24,10 +24,10 @@ from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._http_errors import status_failure, transport_failure
 from onex_host.infra.handlers._params import request_payload, unknown_params
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 _CONTRACT_KEYS = frozenset({"model"})
 

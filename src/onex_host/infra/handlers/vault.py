@@ -30,10 +30,10 @@ from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._params import request_payload, unknown_params
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 T = TypeVar("T")
 _CONTRACT_KEYS = frozenset({"path_prefix", "mount_point"})

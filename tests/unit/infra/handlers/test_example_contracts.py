@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from onex_host.core import ContractError, EnumHandlerType, NodeRuntime, load_host
+from onex_host.core import ContractError, EnumHandlerType, load_host
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.wiring import check_handler_configs, register_handlers
+from onex_host.runtime import NodeRuntime
 
 INFRA_HOST = Path(__file__).resolve().parents[4] / "contracts" / "runtime" / "infra_runtime_host.yaml"
 ENV = {

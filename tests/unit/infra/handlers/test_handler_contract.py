@@ -25,7 +25,7 @@ from onex_host.core import (
     ModelOperationSpec,
     OperationContext,
 )
-from onex_host.core.handler_base import BaseHandler
+from onex_host.infra.handlers.base import BaseHandler
 from onex_host.infra.wiring import HANDLER_REGISTRY
 from onex_host.spi import ProtocolHandler
 from tests.support.fake_openai import MODEL, fake_openai

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from onex_host.core import EnumErrorCode, ModelOperationSpec, OperationError
-from onex_host.core.handler_base import PayloadModel
 from onex_host.infra.handlers._params import apply_pinned, unknown_params
+from onex_host.infra.handlers.base import PayloadModel
 
 
 class _Payload(PayloadModel):

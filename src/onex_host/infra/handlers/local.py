@@ -15,8 +15,8 @@ from pydantic import Field
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
 from onex_host.core.operation import OperationContext
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
 
 
 class LocalHandlerConfig(HandlerConfigModel):

@@ -9,8 +9,8 @@ from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.handler_base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
 from onex_host.core.operation import OperationContext
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
 from tests.support.factories import command
 
 

@@ -26,8 +26,8 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType, EnumSideEffects
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem, OperationError
 from onex_host.core.file_registry import LoadedNode
-from onex_host.core.node_instance import NodeInstance
 from onex_host.core.operation import ModelHandlerHealth, OperationContext
+from onex_host.runtime.node_instance import NodeInstance
 from onex_host.spi.handler import ProtocolHandler
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import pytest
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import ContractError
-from onex_host.core.local_handler import LocalHandler
 from onex_host.core.operation import OperationContext
+from onex_host.infra.handlers.local import LocalHandler
 from tests.support.factories import command
 
 

@@ -12,9 +12,9 @@ from onex_host.core.contracts import ModelNodeContract, ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType, EnumSideEffects
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError
-from onex_host.core.local_handler import LocalHandler
-from onex_host.core.node_runtime import NodeRuntime
 from onex_host.core.operation import ModelHandlerHealth, OperationContext
+from onex_host.infra.handlers.local import LocalHandler
+from onex_host.runtime.node_runtime import NodeRuntime
 from tests.support.factories import command, echo_node, echo_runtime
 
 
