@@ -8,8 +8,9 @@ import logging
 
 from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, port_number, resolve_contract
 from onex_host.core.file_registry import load_host
+from onex_host.infra.http_api import EndpointOverrides
 from onex_host.infra.logging_setup import configure_logging
-from onex_host.infra.process import EndpointOverrides, RuntimeHostProcess
+from onex_host.infra.process import RuntimeHostProcess
 
 logger = logging.getLogger("onex_host.cli")
 

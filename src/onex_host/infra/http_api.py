@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -19,10 +21,39 @@ from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.loader import describe_error, format_location
 from onex_host.infra.metrics import CONTENT_TYPE_LATEST
 
-if TYPE_CHECKING:
-    from onex_host.infra.process import EndpointOverrides, RuntimeHostProcess
-
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EndpointOverrides:
+    """Command-line overrides of the contract's endpoints, so several hosts fit on one machine."""
+
+    bind: str | None = None
+    health_port: int | None = None
+    metrics_port: int | None = None
+
+
+class HealthReport(Protocol):
+    @property
+    def ready(self) -> bool: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+class ServedHost(Protocol):
+    """What the endpoints need from the host they serve; keeps this module free of the process."""
+
+    def liveness(self) -> bool: ...
+
+    async def health(self) -> HealthReport: ...
+
+    def summary(self) -> Mapping[str, Any]:
+        """Name, version, mode, uptime and nodes: the non-health part of ``GET /health``."""
+        ...
+
+    def render_metrics(self) -> bytes: ...
+
+    async def handle_http_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope: ...
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -32,10 +63,11 @@ def _error(status: int, message: str) -> web.Response:
 class HttpEndpoints:
     def __init__(
         self,
-        process: RuntimeHostProcess,
+        process: ServedHost,
         health: ModelHealthEndpointConfig,
         metrics: ModelMetricsEndpointConfig,
         overrides: EndpointOverrides,
+        shutdown_timeout: float,
     ) -> None:
         self._process = process
         self._health = health
@@ -45,7 +77,7 @@ class HttpEndpoints:
         self._health_port = health.port if overrides.health_port is None else overrides.health_port
         self._metrics_port = metrics.port if overrides.metrics_port is None else overrides.metrics_port
         self._token = health.bearer_token.encode() if health.bearer_token else None
-        self._shutdown_timeout = process.host.contract.shutdown_timeout_seconds
+        self._shutdown_timeout = shutdown_timeout
         self._runners: list[web.AppRunner] = []
         self.addresses: dict[str, tuple[str, int]] = {}
 
@@ -72,20 +104,15 @@ class HttpEndpoints:
 
     async def _summary(self, request: web.Request) -> web.Response:
         health = await self._process.health()
-        contract = self._process.host.contract
         body: dict[str, Any] = {
             "status": "healthy" if health.ready else "unhealthy",
-            "name": contract.name,
-            "version": contract.version,
-            "mode": self._process.mode,
-            "uptime_seconds": round(self._process.uptime_seconds, 3),
-            "nodes": sorted(self._process.runtime.nodes),
+            **self._process.summary(),
             **health.as_json(),
         }
         return web.json_response(body, status=200 if health.ready else 503)
 
     async def _render_metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self._process.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=self._process.render_metrics(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _envelopes(self, request: web.Request) -> web.Response:
         if self._token is not None:

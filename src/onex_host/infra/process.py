@@ -22,7 +22,7 @@ from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
 from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth
 from onex_host.infra.bus.factory import build_event_bus
-from onex_host.infra.http_api import HttpEndpoints
+from onex_host.infra.http_api import EndpointOverrides, HttpEndpoints
 from onex_host.infra.logging_setup import register_secrets
 from onex_host.infra.metrics import HostMetrics
 from onex_host.infra.wiring import register_handlers
@@ -35,15 +35,6 @@ logger = logging.getLogger(__name__)
 HEALTH_PROBE_TIMEOUT_S = 2.0
 UNKNOWN_LABEL = "(unknown)"
 HEALTH_CACHE_S = 1.0
-
-
-@dataclass(frozen=True)
-class EndpointOverrides:
-    """Command-line overrides of the contract's endpoints, so several hosts fit on one machine."""
-
-    bind: str | None = None
-    health_port: int | None = None
-    metrics_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +84,9 @@ class RuntimeHostProcess:
         exposure = contract.health_endpoint.api_exposure_problem(overrides.bind or contract.health_endpoint.bind)
         if exposure:
             raise ContractError([ContractProblem(host.path, "health_endpoint.bearer_token", exposure)])
-        self.endpoints = HttpEndpoints(self, contract.health_endpoint, contract.metrics_endpoint, overrides)
+        self.endpoints = HttpEndpoints(
+            self, contract.health_endpoint, contract.metrics_endpoint, overrides, contract.shutdown_timeout_seconds
+        )
         self._http_slots = asyncio.Semaphore(contract.max_concurrent_operations)
         self._stop_requested = asyncio.Event()
         self._started = False
@@ -191,6 +184,19 @@ class RuntimeHostProcess:
     @property
     def uptime_seconds(self) -> float:
         return time.monotonic() - self._started_at
+
+    def summary(self) -> dict[str, Any]:
+        contract = self.host.contract
+        return {
+            "name": contract.name,
+            "version": contract.version,
+            "mode": self.mode,
+            "uptime_seconds": round(self.uptime_seconds, 3),
+            "nodes": sorted(self.runtime.nodes),
+        }
+
+    def render_metrics(self) -> bytes:
+        return self.metrics.render()
 
     async def _handler_health(self) -> tuple[ModelHandlerHealth, ...]:
         now = time.monotonic()

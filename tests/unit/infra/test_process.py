@@ -12,7 +12,8 @@ import pytest
 from onex_host.core.errors import ContractError
 from onex_host.core.file_registry import load_host
 from onex_host.infra.bus.memory import MemoryEventBus
-from onex_host.infra.process import EndpointOverrides, RuntimeHostProcess
+from onex_host.infra.http_api import EndpointOverrides
+from onex_host.infra.process import RuntimeHostProcess
 from tests.support.factories import command
 
 HOST = """\
