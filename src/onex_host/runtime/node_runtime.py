@@ -27,6 +27,7 @@ from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem, OperationError
 from onex_host.core.file_registry import LoadedNode
 from onex_host.core.operation import ModelHandlerHealth, OperationContext
+from onex_host.core.replies import reply_for_exception
 from onex_host.runtime.node_instance import NodeInstance
 from onex_host.spi.handler import ProtocolHandler
 
@@ -180,20 +181,8 @@ class NodeRuntime:
             else:
                 async with asyncio.timeout(remaining):
                     reply = await handler.execute(envelope, context)
-        except TimeoutError:
-            return envelope.reply_error(
-                EnumErrorCode.TIMEOUT, f"{envelope.operation!r} did not finish within the envelope's TTL"
-            )
         except Exception as exc:  # a broken handler must not take the host down
-            logger.exception(
-                "handler raised instead of replying",
-                extra={"correlation_id": str(envelope.correlation_id), "node": node.slug},
-            )
-            return envelope.reply_error(
-                EnumErrorCode.INTERNAL_ERROR,
-                f"handler {spec.handler_type.value!r} failed ({type(exc).__name__}); "
-                f"see host logs for correlation_id {envelope.correlation_id}",
-            )
+            return reply_for_exception(envelope, exc, where=f"{spec.handler_type.value} handler ({envelope.operation})")
         if reply.correlation_id != envelope.correlation_id or reply.causation_id != envelope.envelope_id:
             reply = reply.model_copy(
                 update={"correlation_id": envelope.correlation_id, "causation_id": envelope.envelope_id}
