@@ -39,5 +39,6 @@ def reply_for_exception(envelope: ModelOnexEnvelope, exc: BaseException, *, wher
     )
     return envelope.reply_error(
         EnumErrorCode.INTERNAL_ERROR,
-        f"{where} failed unexpectedly ({type(exc).__name__}); see host logs for correlation_id {envelope.correlation_id}",
+        f"{where} failed unexpectedly ({type(exc).__name__}); "
+        f"see host logs for correlation_id {envelope.correlation_id}",
     )
