@@ -248,7 +248,7 @@ async def test_an_undeclared_transaction_step_is_refused(db: HostedNode) -> None
 
 async def test_a_db_operation_without_a_statement_fails_at_load() -> None:
     runtime = NodeRuntime()
-    runtime.register_handler(DbHandler(), {})
+    runtime.register_handler(DbHandler())
     contract = ModelNodeContract.model_validate(
         {"name": "bad", "operations": {"get": {"handler_type": "db", "action": "query", "params": {"sql": "x"}}}}
     )

@@ -36,7 +36,7 @@ def command(
 
 async def echo_runtime(*slugs: str, shadow: bool = False) -> NodeRuntime:
     runtime = NodeRuntime(shadow=shadow)
-    runtime.register_handler(LocalHandler(), {})
+    runtime.register_handler(LocalHandler())
     for slug in slugs or ("echo",):
         runtime.add_node(slug, echo_node(slug))
     await runtime.initialize()

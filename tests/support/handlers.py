@@ -59,9 +59,9 @@ async def hosted_node(
     ``with_local`` also registers the echo handler, for tests that need a second kind of traffic.
     """
     runtime = NodeRuntime()
-    runtime.register_handler(HANDLER_REGISTRY[handler_type](), config)
+    runtime.register_handler(HANDLER_REGISTRY[handler_type].from_config(config))
     if with_local:
-        runtime.register_handler(LocalHandler(), {})
+        runtime.register_handler(LocalHandler())
     ops = {name: {"handler_type": handler_type.value, **spec} for name, spec in operations.items()}
     if with_local:
         ops["echo"] = {"handler_type": "local", "side_effects": "none"}

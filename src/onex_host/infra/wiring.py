@@ -64,11 +64,13 @@ def handler_class(handler_type: EnumHandlerType) -> type[BaseHandler[Any]] | Non
     return HANDLER_REGISTRY.get(handler_type)
 
 
-def check_handler_configs(contract: ModelRuntimeHostContract, source: str) -> list[BaseModel]:
-    """The parsed config of every enabled handler; fails with every problem if a handler
-    has no implementation or a bad config."""
+def check_handler_configs(
+    contract: ModelRuntimeHostContract, source: str
+) -> list[tuple[type[BaseHandler[Any]], BaseModel]]:
+    """Every enabled handler's class and parsed config; fails with every problem if a handler
+    has no implementation or a bad config. The one place handler configs are parsed."""
     problems: list[ContractProblem] = []
-    parsed: list[BaseModel] = []
+    parsed: list[tuple[type[BaseHandler[Any]], BaseModel]] = []
     for index, entry in enumerate(contract.handlers):
         if not entry.enabled:
             continue
@@ -85,7 +87,7 @@ def check_handler_configs(contract: ModelRuntimeHostContract, source: str) -> li
             )
             continue
         try:
-            parsed.append(cls.parse_config(entry.config, source))
+            parsed.append((cls, cls.parse_config(entry.config, source)))
         except ContractError as exc:
             problems.extend(ContractProblem(p.path, f"{prefix}.config.{p.field}", p.message) for p in exc.problems)
     if problems:
@@ -99,7 +101,6 @@ def register_handlers(runtime: NodeRuntime, contract: ModelRuntimeHostContract, 
     Returns the parsed handler configs (for example to learn which values are secrets).
     """
     parsed = check_handler_configs(contract, source)
-    for entry in contract.enabled_handlers():
-        cls = HANDLER_REGISTRY[entry.handler_type]
-        runtime.register_handler(cls(), entry.config)
-    return parsed
+    for cls, config in parsed:
+        runtime.register_handler(cls(config))
+    return [config for _, config in parsed]

@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from onex_host.core.contracts import ModelNodeContract
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType, EnumSideEffects
@@ -45,17 +44,15 @@ class NodeRuntime:
     def __init__(self, *, shadow: bool = False) -> None:
         self.shadow = shadow
         self._handlers: dict[EnumHandlerType, ProtocolHandler] = {}
-        self._handler_configs: dict[EnumHandlerType, Mapping[str, Any]] = {}
         self._nodes: dict[str, NodeInstance] = {}
         self._initialized = False
 
     # -- assembly ---------------------------------------------------------------------
 
-    def register_handler(self, handler: ProtocolHandler, config: Mapping[str, Any] | None = None) -> None:
+    def register_handler(self, handler: ProtocolHandler) -> None:
         if handler.handler_type in self._handlers:
             raise ValueError(f"a {handler.handler_type.value} handler is already registered")
         self._handlers[handler.handler_type] = handler
-        self._handler_configs[handler.handler_type] = config or {}
 
     def add_node(self, slug: str, contract: ModelNodeContract, path: Path | None = None) -> NodeInstance:
         """Host a node; raises ``ContractError`` if an operation needs a handler this host lacks."""
@@ -107,9 +104,7 @@ class NodeRuntime:
         """Initialize every registered handler, concurrently; idempotent."""
         if self._initialized:
             return
-        await asyncio.gather(
-            *(handler.initialize(self._handler_configs[kind]) for kind, handler in self._handlers.items())
-        )
+        await asyncio.gather(*(handler.initialize() for handler in self._handlers.values()))
         self._initialized = True
 
     async def shutdown(self) -> None:

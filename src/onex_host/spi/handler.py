@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumHandlerType
@@ -20,14 +19,17 @@ class ProtocolHandler(Protocol):
     * ``execute`` always returns a reply envelope built from the request
       (``reply_success``/``reply_error``); it never raises for anything a
       request can cause, including being called before ``initialize``.
-    * ``initialize`` and ``shutdown`` are idempotent.
+    * A handler is constructed with its parsed config (by the wiring
+      registry, once); ``initialize`` opens clients and pools without needing
+      the upstream to be reachable. ``initialize`` and ``shutdown`` are
+      idempotent.
     * ``health_check`` never raises and never reports a secret.
     """
 
     @property
     def handler_type(self) -> EnumHandlerType: ...
 
-    async def initialize(self, config: Mapping[str, Any]) -> None: ...
+    async def initialize(self) -> None: ...
 
     async def shutdown(self) -> None: ...
 

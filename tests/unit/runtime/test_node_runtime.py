@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -28,7 +26,7 @@ class RecordingHandler:
         self.contexts: list[OperationContext] = []
         self._reply = reply
 
-    async def initialize(self, config: Mapping[str, Any]) -> None:
+    async def initialize(self) -> None:
         return None
 
     async def shutdown(self) -> None:

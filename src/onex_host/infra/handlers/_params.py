@@ -1,4 +1,4 @@
-"""Contract-fixed operation params: what a node contract pins, an envelope cannot change.
+"""Payloads and contract-fixed params: what a node contract pins, an envelope cannot change.
 
 A node contract's operation ``params`` hold two kinds of key:
 
@@ -8,6 +8,9 @@ A node contract's operation ``params`` hold two kinds of key:
   every request of that operation. An envelope that sets a pinned field is
   refused rather than silently overridden, so the caller learns that the
   contract, not the payload, decides.
+
+``onex_host.infra.handlers.base`` applies these to every request; nothing
+else in a handler reads the payload before its model has validated it.
 """
 
 from __future__ import annotations
@@ -15,14 +18,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode
-from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
-from onex_host.core.operation import OperationContext
-from onex_host.infra.handlers.base import parse_payload
+from onex_host.core.loader import describe_error, format_location
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
@@ -38,17 +39,6 @@ def unknown_params(
     return None
 
 
-def request_payload(
-    envelope: ModelOnexEnvelope,
-    context: OperationContext,
-    payload_model: type[PayloadT],
-    contract_keys: Collection[str] = (),
-) -> PayloadT:
-    """The envelope payload with the contract's pinned fields applied, validated."""
-    pinned = {key: value for key, value in context.spec.params.items() if key not in contract_keys}
-    return parse_payload(payload_model, apply_pinned(envelope.payload, pinned, context.operation))
-
-
 def apply_pinned(payload: Mapping[str, Any], pinned: Mapping[str, Any], operation: str) -> dict[str, Any]:
     clash = sorted(key for key in pinned if key in payload)
     if clash:
@@ -58,6 +48,18 @@ def apply_pinned(payload: Mapping[str, Any], pinned: Mapping[str, Any], operatio
             {"pinned_fields": clash},
         )
     return {**payload, **pinned}
+
+
+def parse_payload(model: type[PayloadT], payload: Mapping[str, Any]) -> PayloadT:
+    """Validate a request payload; a problem becomes an ``invalid_payload`` reply naming the field."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"payload.{format_location(e['loc'])}: {describe_error(e)}" if e["loc"] else f"payload: {describe_error(e)}"
+            for e in exc.errors()
+        )
+        raise OperationError(EnumErrorCode.INVALID_PAYLOAD, problems) from None
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:

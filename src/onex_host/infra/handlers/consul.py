@@ -20,15 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
-from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
-from onex_host.infra.handlers._http_errors import status_failure, transport_failure
-from onex_host.infra.handlers._params import request_payload, unknown_params
+from onex_host.infra.handlers._httpx import HttpxHandler, status_failure
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
-from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
-
-_CONTRACT_KEYS = frozenset({"key_prefix"})
+from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 
 class ConsulHandlerConfig(HandlerConfigModel):
@@ -130,34 +126,15 @@ class KvDeletePayload(PayloadModel):
     cas: int | None = Field(default=None, ge=0)
 
 
-_PAYLOADS: dict[str, type[PayloadModel]] = {
-    "register_service": RegisterServicePayload,
-    "deregister_service": DeregisterServicePayload,
-    "healthy_instances": HealthyInstancesPayload,
-    "kv_get": KvGetPayload,
-    "kv_put": KvPutPayload,
-    "kv_delete": KvDeletePayload,
-}
-
-
-class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
+class ConsulHandler(HttpxHandler[ConsulHandlerConfig]):
     handler_type = EnumHandlerType.CONSUL
     config_model = ConsulHandlerConfig
+    contract_keys = frozenset({"key_prefix"})
+    upstream_name = "Consul"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._client: httpx.AsyncClient | None = None
-
-    async def _open(self, config: ConsulHandlerConfig) -> None:
+    def client_options(self, config: ConsulHandlerConfig) -> dict[str, Any]:
         headers = {"X-Consul-Token": config.token.get_secret_value()} if config.token else {}
-        self._client = httpx.AsyncClient(
-            base_url=config.url, headers=headers, timeout=config.timeout_seconds, trust_env=False
-        )
-
-    async def _close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        return {"base_url": config.url, "headers": headers, "timeout": config.timeout_seconds}
 
     async def _probe(self) -> dict[str, Any]:
         response = await self._send("GET", "/v1/status/leader", self.config.timeout_seconds)
@@ -166,13 +143,7 @@ class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
             raise RuntimeError("the Consul cluster has no leader")
         return {"leader": leader, "datacenter": self.config.datacenter or "(agent default)"}
 
-    def validate_operation(self, operation: str, spec: ModelOperationSpec) -> str | None:
-        problem = super().validate_operation(operation, spec)
-        if problem:
-            return problem
-        problem = unknown_params(spec, _PAYLOADS[spec.action or operation], _CONTRACT_KEYS)
-        if problem:
-            return problem
+    def check_params(self, action: str, spec: ModelOperationSpec) -> str | None:
         prefix = spec.params.get("key_prefix")
         if prefix is not None:
             try:
@@ -181,17 +152,11 @@ class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
                 return str(exc)
         return None
 
-    def translate_error(self, exc: Exception) -> OperationError | None:
-        if isinstance(exc, httpx.HTTPError):
-            return transport_failure(exc, "Consul")
-        return None
-
     # -- services -------------------------------------------------------------------
 
-    @action("register_service")
-    async def _register_service(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("register_service", payload=RegisterServicePayload)
+    async def _register_service(self, request: RegisterServicePayload, context: OperationContext) -> dict[str, Any]:
         """Register (or update) a service instance with the agent, with its health check."""
-        request = request_payload(envelope, context, RegisterServicePayload, _CONTRACT_KEYS)
         service_id = request.id or request.name
         body: dict[str, Any] = {"ID": service_id, "Name": request.name, "Tags": request.tags, "Meta": request.meta}
         if request.address is not None:
@@ -203,18 +168,16 @@ class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
         await self._send("PUT", "/v1/agent/service/register", self._timeout(context), json=body)
         return {"service_id": service_id, "registered": True}
 
-    @action("deregister_service")
-    async def _deregister_service(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
-        request = request_payload(envelope, context, DeregisterServicePayload, _CONTRACT_KEYS)
+    @action("deregister_service", payload=DeregisterServicePayload)
+    async def _deregister_service(self, request: DeregisterServicePayload, context: OperationContext) -> dict[str, Any]:
         await self._send(
             "PUT", f"/v1/agent/service/deregister/{quote(request.service_id, safe='')}", self._timeout(context)
         )
         return {"service_id": request.service_id, "deregistered": True}
 
-    @action("healthy_instances")
-    async def _healthy_instances(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("healthy_instances", payload=HealthyInstancesPayload)
+    async def _healthy_instances(self, request: HealthyInstancesPayload, context: OperationContext) -> dict[str, Any]:
         """Instances of a service whose every check passes; an unknown service has none."""
-        request = request_payload(envelope, context, HealthyInstancesPayload, _CONTRACT_KEYS)
         params = self._query(passing="true", tag=request.tag)
         response = await self._send(
             "GET", f"/v1/health/service/{quote(request.service, safe='')}", self._timeout(context), params=params
@@ -235,9 +198,8 @@ class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
 
     # -- KV ------------------------------------------------------------------------
 
-    @action("kv_get")
-    async def _kv_get(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
-        request = request_payload(envelope, context, KvGetPayload, _CONTRACT_KEYS)
+    @action("kv_get", payload=KvGetPayload)
+    async def _kv_get(self, request: KvGetPayload, context: OperationContext) -> dict[str, Any]:
         key = self._key(context, request.key)
         params = self._query(recurse="true" if request.recurse else None)
         response = await self._send("GET", _kv_path(key), self._timeout(context), params=params)
@@ -246,9 +208,8 @@ class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
             return {"key": key, "entries": entries}
         return entries[0]
 
-    @action("kv_put")
-    async def _kv_put(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
-        request = request_payload(envelope, context, KvPutPayload, _CONTRACT_KEYS)
+    @action("kv_put", payload=KvPutPayload)
+    async def _kv_put(self, request: KvPutPayload, context: OperationContext) -> dict[str, Any]:
         key = self._key(context, request.key)
         if request.value is not None:
             content = request.value.encode()
@@ -262,10 +223,9 @@ class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
         _require_cas(response, key, request.cas)
         return {"key": key, "written": True}
 
-    @action("kv_delete")
-    async def _kv_delete(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("kv_delete", payload=KvDeletePayload)
+    async def _kv_delete(self, request: KvDeletePayload, context: OperationContext) -> dict[str, Any]:
         """Delete a key (or a whole prefix with ``recurse``); deleting a missing key succeeds."""
-        request = request_payload(envelope, context, KvDeletePayload, _CONTRACT_KEYS)
         key = self._key(context, request.key)
         params = self._query(recurse="true" if request.recurse else None, cas=request.cas)
         response = await self._send("DELETE", _kv_path(key), self._timeout(context), params=params)
@@ -308,9 +268,7 @@ class ConsulHandler(BaseHandler[ConsulHandlerConfig]):
         json: Any = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        if self._client is None:
-            raise OperationError(EnumErrorCode.NOT_INITIALIZED, "consul handler is not initialized")
-        response = await self._client.request(
+        response = await self.client.request(
             method, path, params=params, json=json, content=content, timeout=request_timeout
         )
         if response.is_error:

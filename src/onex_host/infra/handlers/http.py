@@ -22,17 +22,14 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
-from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
-from onex_host.infra.handlers._http_errors import transport_failure
-from onex_host.infra.handlers._params import request_payload, unknown_params
-from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
+from onex_host.infra.handlers._httpx import HttpxHandler
+from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 QueryValue = str | int | float | bool
-_CONTRACT_KEYS = frozenset({"base_url"})
 
 
 class HttpHandlerConfig(HandlerConfigModel):
@@ -84,28 +81,22 @@ class HttpRequestPayload(PayloadModel):
         return "json_body" in self.model_fields_set
 
 
-class HttpHandler(BaseHandler[HttpHandlerConfig]):
+class HttpHandler(HttpxHandler[HttpHandlerConfig]):
     handler_type = EnumHandlerType.HTTP
     config_model = HttpHandlerConfig
+    contract_keys = frozenset({"base_url"})
+    upstream_name = "HTTP upstream"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._client: httpx.AsyncClient | None = None
-        self._allowlist = HostAllowlist(None)
+    def __init__(self, config: HttpHandlerConfig | None = None) -> None:
+        super().__init__(config)
+        self._allowlist = HostAllowlist(self.config.allowed_hosts)
 
-    async def _open(self, config: HttpHandlerConfig) -> None:
-        self._allowlist = HostAllowlist(config.allowed_hosts)
-        self._client = httpx.AsyncClient(
-            timeout=config.timeout_seconds,
-            follow_redirects=False,  # hops are followed in _send so each one is checked
-            limits=httpx.Limits(max_connections=config.max_connections),
-            trust_env=False,  # a proxy from the environment would bypass the allow-list check
-        )
-
-    async def _close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    def client_options(self, config: HttpHandlerConfig) -> dict[str, Any]:
+        return {
+            "timeout": config.timeout_seconds,
+            "follow_redirects": False,  # hops are followed in _send so each one is checked
+            "limits": httpx.Limits(max_connections=config.max_connections),
+        }
 
     async def _probe(self) -> dict[str, Any]:
         config = self.config
@@ -114,34 +105,23 @@ class HttpHandler(BaseHandler[HttpHandlerConfig]):
             "timeout_seconds": config.timeout_seconds,
         }
 
-    def validate_operation(self, operation: str, spec: ModelOperationSpec) -> str | None:
-        problem = super().validate_operation(operation, spec) or unknown_params(
-            spec, HttpRequestPayload, _CONTRACT_KEYS
-        )
-        if problem:
-            return problem
+    def check_params(self, action: str, spec: ModelOperationSpec) -> str | None:
         base_url = spec.params.get("base_url")
         if base_url is not None and not _is_http_url(base_url):
             return f"params.base_url: {base_url!r} is not an absolute http(s) URL"
         return None
 
-    def translate_error(self, exc: Exception) -> OperationError | None:
-        if isinstance(exc, httpx.HTTPError):
-            return transport_failure(exc, "HTTP upstream")
-        return None
-
-    @action("request")
-    async def _request(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("request", payload=HttpRequestPayload)
+    async def _send_request(self, request: HttpRequestPayload, context: OperationContext) -> dict[str, Any]:
         """Send the request described by the payload (and the contract's pinned fields)."""
-        request = request_payload(envelope, context, HttpRequestPayload, _CONTRACT_KEYS)
         url = _target_url(request, context.spec.params.get("base_url"))
         timeout = context.timeout(request.timeout_seconds or self.config.timeout_seconds)
         async with asyncio.timeout(timeout):  # one budget for every hop and the body
             return await self._send(request, url, timeout)
 
     async def _send(self, payload: HttpRequestPayload, url: str, hop_timeout: float) -> dict[str, Any]:
-        assert self._client is not None
-        request = self._client.build_request(
+        client = self.client
+        request = client.build_request(
             payload.method,
             httpx.URL(url).copy_merge_params(payload.query),  # keeps a query already in the URL
             headers=payload.headers,
@@ -152,7 +132,7 @@ class HttpHandler(BaseHandler[HttpHandlerConfig]):
         redirects = 0
         while True:
             self._check_host(request.url)
-            response = await self._client.send(request, stream=True)
+            response = await client.send(request, stream=True)
             try:
                 next_request = response.next_request if payload.follow_redirects else None
                 if next_request is None:

@@ -20,16 +20,11 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, SecretStr
 
-from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
-from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
-from onex_host.infra.handlers._http_errors import status_failure, transport_failure
-from onex_host.infra.handlers._params import request_payload, unknown_params
-from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
-
-_CONTRACT_KEYS = frozenset({"model"})
+from onex_host.infra.handlers._httpx import HttpxHandler, status_failure
+from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 
 class LlmHandlerConfig(HandlerConfigModel):
@@ -57,48 +52,24 @@ class EmbedPayload(PayloadModel):
     input: str | list[str] = Field(min_length=1)
 
 
-_PAYLOADS: dict[str, type[PayloadModel]] = {"chat": ChatPayload, "embed": EmbedPayload}
-
-
-class LlmHandler(BaseHandler[LlmHandlerConfig]):
+class LlmHandler(HttpxHandler[LlmHandlerConfig]):
     handler_type = EnumHandlerType.LLM
     config_model = LlmHandlerConfig
+    contract_keys = frozenset({"model"})
+    upstream_name = "LLM API"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._client: httpx.AsyncClient | None = None
-
-    async def _open(self, config: LlmHandlerConfig) -> None:
+    def client_options(self, config: LlmHandlerConfig) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"} if config.api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=config.base_url, headers=headers, timeout=config.timeout_seconds, trust_env=False
-        )
-
-    async def _close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        return {"base_url": config.base_url, "headers": headers, "timeout": config.timeout_seconds}
 
     async def _probe(self) -> dict[str, Any]:
         listing = await self._post_or_get("GET", "models", None, self.config.timeout_seconds)
         models = {entry.get("id") for entry in listing.get("data", []) if isinstance(entry, dict)}
         return {"model": self.config.model, "model_listed": self.config.model in models, "models": len(models)}
 
-    def validate_operation(self, operation: str, spec: ModelOperationSpec) -> str | None:
-        problem = super().validate_operation(operation, spec)
-        if problem:
-            return problem
-        return unknown_params(spec, _PAYLOADS[spec.action or operation], _CONTRACT_KEYS)
-
-    def translate_error(self, exc: Exception) -> OperationError | None:
-        if isinstance(exc, httpx.HTTPError):
-            return transport_failure(exc, "LLM API")
-        return None
-
-    @action("chat")
-    async def _chat(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("chat", payload=ChatPayload)
+    async def _chat(self, request: ChatPayload, context: OperationContext) -> dict[str, Any]:
         """One chat completion; the reply carries the first choice's text."""
-        request = request_payload(envelope, context, ChatPayload, _CONTRACT_KEYS)
         cap = self.config.max_tokens
         if request.max_tokens is not None and request.max_tokens > cap:
             raise OperationError(
@@ -127,10 +98,9 @@ class LlmHandler(BaseHandler[LlmHandlerConfig]):
             "usage": answer.get("usage") or {},
         }
 
-    @action("embed")
-    async def _embed(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("embed", payload=EmbedPayload)
+    async def _embed(self, request: EmbedPayload, context: OperationContext) -> dict[str, Any]:
         """Embedding vectors, in the order of the inputs."""
-        request = request_payload(envelope, context, EmbedPayload, _CONTRACT_KEYS)
         model = context.spec.params.get("model") or self.config.embedding_model or self.config.model
         answer = await self._post_or_get(
             "POST", "embeddings", {"model": model, "input": request.input}, self._timeout(context)
@@ -148,9 +118,7 @@ class LlmHandler(BaseHandler[LlmHandlerConfig]):
     async def _post_or_get(
         self, method: str, path: str, body: dict[str, Any] | None, request_timeout: float
     ) -> dict[str, Any]:
-        if self._client is None:
-            raise OperationError(EnumErrorCode.NOT_INITIALIZED, "llm handler is not initialized")
-        response = await self._client.request(method, path, json=body, timeout=request_timeout)
+        response = await self.client.request(method, path, json=body, timeout=request_timeout)
         if response.is_error:
             raise status_failure(response, "LLM API", _api_error_message(response))
         try:

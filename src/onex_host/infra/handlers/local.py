@@ -13,10 +13,9 @@ from typing import Any
 from pydantic import Field
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
-from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
-from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 
 class LocalHandlerConfig(HandlerConfigModel):
@@ -38,14 +37,13 @@ class LocalHandler(BaseHandler[LocalHandlerConfig]):
     config_model = LocalHandlerConfig
 
     @action("echo")
-    async def _echo(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    async def _echo(self, payload: dict[str, Any], context: OperationContext) -> dict[str, Any]:
         """Return the request payload unchanged."""
-        return envelope.payload
+        return payload
 
-    @action("sleep")
-    async def _sleep(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("sleep", payload=SleepPayload)
+    async def _sleep(self, request: SleepPayload, context: OperationContext) -> dict[str, Any]:
         """Wait, then echo; stands in for a slow upstream in tests."""
-        request = parse_payload(SleepPayload, envelope.payload)
         seconds = min(request.seconds, self.config.max_sleep_seconds)
         remaining = context.remaining()
         if remaining is not None and remaining < seconds:
@@ -54,10 +52,9 @@ class LocalHandler(BaseHandler[LocalHandlerConfig]):
         await asyncio.sleep(seconds)
         return {"slept_seconds": seconds, **request.echo}
 
-    @action("fail")
-    async def _fail(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("fail", payload=FailPayload)
+    async def _fail(self, request: FailPayload, context: OperationContext) -> dict[str, Any]:
         """Fail with the requested error code; exercises retries and dead-lettering."""
-        request = parse_payload(FailPayload, envelope.payload)
         raise OperationError(request.code, request.message)
 
     async def _probe(self) -> dict[str, Any]:

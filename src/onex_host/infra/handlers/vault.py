@@ -28,15 +28,12 @@ from pydantic import Field, JsonValue, SecretStr, field_validator
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
-from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
-from onex_host.infra.handlers._params import request_payload, unknown_params
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
 from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 T = TypeVar("T")
-_CONTRACT_KEYS = frozenset({"path_prefix", "mount_point"})
 
 
 class VaultHandlerConfig(HandlerConfigModel):
@@ -84,20 +81,13 @@ class ListSecretsPayload(PayloadModel):
     path: str = ""
 
 
-_PAYLOADS: dict[str, type[PayloadModel]] = {
-    "get_secret": GetSecretPayload,
-    "set_secret": SetSecretPayload,
-    "delete_secret": DeleteSecretPayload,
-    "list_secrets": ListSecretsPayload,
-}
-
-
 class VaultHandler(BaseHandler[VaultHandlerConfig]):
     handler_type = EnumHandlerType.VAULT
     config_model = VaultHandlerConfig
+    contract_keys = frozenset({"path_prefix", "mount_point"})
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, config: VaultHandlerConfig | None = None) -> None:
+        super().__init__(config)
         self._client: hvac.Client | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._session: requests.Session | None = None
@@ -148,13 +138,7 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
             )
         return details
 
-    def validate_operation(self, operation: str, spec: ModelOperationSpec) -> str | None:
-        problem = super().validate_operation(operation, spec)
-        if problem:
-            return problem
-        problem = unknown_params(spec, _PAYLOADS[spec.action or operation], _CONTRACT_KEYS)
-        if problem:
-            return problem
+    def check_params(self, action: str, spec: ModelOperationSpec) -> str | None:
         for key in ("path_prefix", "path", "mount_point"):
             value = spec.params.get(key)
             if value is None:
@@ -169,9 +153,8 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
 
     # -- actions --------------------------------------------------------------------
 
-    @action("get_secret")
-    async def _get_secret(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
-        request = request_payload(envelope, context, GetSecretPayload, _CONTRACT_KEYS)
+    @action("get_secret", payload=GetSecretPayload)
+    async def _get_secret(self, request: GetSecretPayload, context: OperationContext) -> dict[str, Any]:
         path = self._secret_path(context, request.path)
         response = await self._call(
             context.timeout(self.config.timeout_seconds),
@@ -189,9 +172,8 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
             "created_time": metadata.get("created_time"),
         }
 
-    @action("set_secret")
-    async def _set_secret(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
-        request = request_payload(envelope, context, SetSecretPayload, _CONTRACT_KEYS)
+    @action("set_secret", payload=SetSecretPayload)
+    async def _set_secret(self, request: SetSecretPayload, context: OperationContext) -> dict[str, Any]:
         path = self._secret_path(context, request.path)
         response = await self._call(
             context.timeout(self.config.timeout_seconds),
@@ -203,9 +185,8 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
         )
         return {"path": path, "version": response["data"].get("version")}
 
-    @action("delete_secret")
-    async def _delete_secret(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
-        request = request_payload(envelope, context, DeleteSecretPayload, _CONTRACT_KEYS)
+    @action("delete_secret", payload=DeleteSecretPayload)
+    async def _delete_secret(self, request: DeleteSecretPayload, context: OperationContext) -> dict[str, Any]:
         path = self._secret_path(context, request.path)
         kv = self._vault.secrets.kv.v2
         delete = kv.delete_metadata_and_all_versions if request.all_versions else kv.delete_latest_version_of_secret
@@ -214,10 +195,9 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
         )
         return {"path": path, "deleted": True, "all_versions": request.all_versions}
 
-    @action("list_secrets")
-    async def _list_secrets(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    @action("list_secrets", payload=ListSecretsPayload)
+    async def _list_secrets(self, request: ListSecretsPayload, context: OperationContext) -> dict[str, Any]:
         """Keys directly under ``path``; a sub-folder ends with ``/``. An empty folder lists nothing."""
-        request = request_payload(envelope, context, ListSecretsPayload, _CONTRACT_KEYS)
         path = self._secret_path(context, request.path)
         try:
             response = await self._call(
@@ -234,17 +214,14 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
 
     @property
     def _vault(self) -> hvac.Client:
-        if self._client is None:
-            raise OperationError(EnumErrorCode.NOT_INITIALIZED, "vault handler is not initialized")
-        return self._client
+        return self._require(self._client)
 
     async def _call(self, timeout: float, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Run one hvac call on the worker pool, giving up after ``timeout``."""
-        if self._executor is None:
-            raise OperationError(EnumErrorCode.NOT_INITIALIZED, "vault handler is not initialized")
+        executor = self._require(self._executor)
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
-            return await loop.run_in_executor(self._executor, functools.partial(fn, **kwargs))
+            return await loop.run_in_executor(executor, functools.partial(fn, **kwargs))
 
     def _mount(self, context: OperationContext) -> str:
         mount: str = context.spec.params.get("mount_point") or self.config.mount_point
@@ -292,7 +269,5 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
 
     def _scrub(self, text: str) -> str:
         """Defence in depth: no message leaves this handler with the token in it."""
-        if self._config is None:
-            return text
         token = self._config.token.get_secret_value()
         return text.replace(token, "***") if token else text

@@ -7,7 +7,6 @@ import pytest
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
-from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
@@ -27,8 +26,8 @@ class ToyHandler(BaseHandler[Config]):
     handler_type = EnumHandlerType.LOCAL
     config_model = Config
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, config: Config | None = None) -> None:
+        super().__init__(config)
         self.opened = self.closed = 0
 
     async def _open(self, config: Config) -> None:
@@ -37,16 +36,16 @@ class ToyHandler(BaseHandler[Config]):
     async def _close(self) -> None:
         self.closed += 1
 
-    @action("count")
-    async def _count(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
-        return {"count": parse_payload(Payload, envelope.payload).count}
+    @action("count", payload=Payload)
+    async def _count(self, request: Payload, context: OperationContext) -> dict[str, Any]:
+        return {"count": request.count}
 
     @action("crash")
-    async def _crash(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    async def _crash(self, payload: dict[str, Any], context: OperationContext) -> dict[str, Any]:
         raise KeyError("internal detail")
 
     @action("slow")
-    async def _slow(self, envelope: ModelOnexEnvelope, context: OperationContext) -> dict[str, Any]:
+    async def _slow(self, payload: dict[str, Any], context: OperationContext) -> dict[str, Any]:
         raise TimeoutError
 
     async def _probe(self) -> dict[str, Any]:
@@ -61,8 +60,8 @@ def ctx(action_name: str) -> OperationContext:
 
 async def test_lifecycle_is_idempotent() -> None:
     handler = ToyHandler()
-    await handler.initialize({})
-    await handler.initialize({})
+    await handler.initialize()
+    await handler.initialize()
     await handler.shutdown()
     await handler.shutdown()
     assert (handler.opened, handler.closed) == (1, 1)
@@ -70,7 +69,7 @@ async def test_lifecycle_is_idempotent() -> None:
 
 async def test_payload_problems_name_every_field() -> None:
     handler = ToyHandler()
-    await handler.initialize({})
+    await handler.initialize()
     reply = await handler.execute(command(payload={"names": "x", "extra": 1}), ctx("count"))
     assert reply.error_code == EnumErrorCode.INVALID_PAYLOAD
     assert reply.error == (
@@ -86,7 +85,7 @@ async def test_a_payload_that_is_not_an_object() -> None:
 
 async def test_unexpected_exceptions_become_internal_errors_without_detail(caplog: pytest.LogCaptureFixture) -> None:
     handler = ToyHandler()
-    await handler.initialize({})
+    await handler.initialize()
     request = command()
     with caplog.at_level(logging.ERROR):
         reply = await handler.execute(request, ctx("crash"))
@@ -98,13 +97,13 @@ async def test_unexpected_exceptions_become_internal_errors_without_detail(caplo
 
 async def test_timeouts_become_timeout_replies() -> None:
     handler = ToyHandler()
-    await handler.initialize({})
+    await handler.initialize()
     assert (await handler.execute(command(), ctx("slow"))).error_code == EnumErrorCode.TIMEOUT
 
 
 async def test_health_turns_unhealthy_when_the_probe_fails() -> None:
-    handler = ToyHandler()
-    await handler.initialize({"fail_probe": True})
+    handler = ToyHandler(Config(fail_probe=True))
+    await handler.initialize()
     health = await handler.health_check()
     assert (health.healthy, health.details) == (False, {"error": "ConnectionError: upstream down"})
     assert handler.describe_failure(TimeoutError()) == "TimeoutError"
@@ -125,6 +124,6 @@ class TranslatingHandler(ToyHandler):
 
 async def test_translate_error_maps_client_exceptions_in_one_place() -> None:
     handler = TranslatingHandler()
-    await handler.initialize({})
+    await handler.initialize()
     reply = await handler.execute(command(), ctx("crash"))
     assert (reply.error_code, reply.error, reply.payload) == (EnumErrorCode.NOT_FOUND, "no such key", {"key": "k"})

@@ -18,8 +18,8 @@ def context(operation: str, deadline: float | None = None) -> OperationContext:
 
 @pytest.fixture
 async def handler() -> LocalHandler:
-    handler = LocalHandler()
-    await handler.initialize({"max_sleep_seconds": 0.05})
+    handler = LocalHandler.from_config({"max_sleep_seconds": 0.05})
+    await handler.initialize()
     return handler
 
 
@@ -58,7 +58,7 @@ async def test_before_initialize_and_after_shutdown() -> None:
     handler = LocalHandler()
     assert (await handler.execute(command(), context("echo"))).error_code == EnumErrorCode.NOT_INITIALIZED
     assert (await handler.health_check()).healthy is False
-    await handler.initialize({})
+    await handler.initialize()
     assert (await handler.health_check()).healthy is True
     await handler.shutdown()
     await handler.shutdown()

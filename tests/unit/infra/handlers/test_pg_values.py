@@ -10,7 +10,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from onex_host.infra.handlers._pg_values import row_to_json, to_json, to_pg_args
+from onex_host.infra.handlers.db.values import row_to_json, to_json, to_pg_args
 
 
 def test_results_become_plain_json() -> None:

@@ -10,7 +10,7 @@ tests.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,8 +132,8 @@ def _cases(*, with_marks: bool = False) -> list[Any]:
     ]
 
 
-def _handler(kind: EnumHandlerType) -> BaseHandler[Any]:
-    return HANDLER_REGISTRY[kind]()
+def _handler(kind: EnumHandlerType, config: Mapping[str, Any] | None = None) -> BaseHandler[Any]:
+    return HANDLER_REGISTRY[kind].from_config(CASES[kind].config if config is None else config)
 
 
 def _context(kind: EnumHandlerType) -> OperationContext:
@@ -180,13 +180,13 @@ async def test_initialize_and_shutdown_are_idempotent(kind: EnumHandlerType) -> 
     handler = _handler(kind)
     states: list[bool] = []
 
-    await handler.initialize(CASES[kind].config)
-    await handler.initialize(CASES[kind].config)
+    await handler.initialize()
+    await handler.initialize()
     states.append(handler.initialized)
     await handler.shutdown()
     await handler.shutdown()
     states.append(handler.initialized)
-    await handler.initialize(CASES[kind].config)  # and it comes back after a shutdown
+    await handler.initialize()  # and it comes back after a shutdown
     states.append(handler.initialized)
     await handler.shutdown()
 
@@ -205,7 +205,7 @@ async def test_execute_before_initialize_is_a_not_initialized_reply(kind: EnumHa
 @pytest.mark.parametrize("kind", _cases())
 async def test_a_missing_required_field_is_an_invalid_payload_reply_naming_it(kind: EnumHandlerType) -> None:
     handler = _handler(kind)
-    await handler.initialize(CASES[kind].config)
+    await handler.initialize()
     try:
         reply = await handler.execute(_envelope(kind, {}), _context(kind))
     finally:
@@ -218,7 +218,7 @@ async def test_a_missing_required_field_is_an_invalid_payload_reply_naming_it(ki
 @pytest.mark.parametrize("kind", _cases())
 async def test_an_unknown_payload_field_is_an_invalid_payload_reply_naming_it(kind: EnumHandlerType) -> None:
     handler = _handler(kind)
-    await handler.initialize(CASES[kind].config)
+    await handler.initialize()
     try:
         reply = await handler.execute(_envelope(kind, {"no_such_field": 1}), _context(kind))
     finally:
@@ -241,9 +241,9 @@ async def test_health_before_initialize_is_unhealthy_with_a_reason(kind: EnumHan
 async def test_health_after_initialize_is_healthy_with_details(
     kind: EnumHandlerType, request: pytest.FixtureRequest
 ) -> None:
-    handler = _handler(kind)
     async with CASES[kind].live_config(request) as config:
-        await handler.initialize(config)
+        handler = _handler(kind, config)
+        await handler.initialize()
         try:
             health = await handler.health_check()
         finally:

@@ -1,0 +1,154 @@
+"""``DbHandler``: PostgreSQL statements through asyncpg pools.
+
+The package splits the handler by job: ``statements`` decides which SQL an
+operation may run (declared in the contract, raw SQL only where both the
+contract and the host allow it), ``prepared`` runs one statement and keeps
+what its first run learned, ``pools`` owns the read-write and read-only
+pools and the one reconnect, ``errors`` maps asyncpg's exceptions (with
+their SQLSTATE) to error replies, and ``values`` converts between PostgreSQL
+values and JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from pydantic import Field, SecretStr, model_validator
+
+from onex_host.core.contracts import ModelOperationSpec
+from onex_host.core.enums import EnumHandlerType
+from onex_host.core.errors import OperationError
+from onex_host.core.operation import OperationContext
+from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, action
+from onex_host.infra.handlers.db.errors import CONNECTION_LOST, connection_failure, postgres_failure
+from onex_host.infra.handlers.db.pools import DbPools
+from onex_host.infra.handlers.db.prepared import Attempt, PreparedStatements
+from onex_host.infra.handlers.db.statements import (
+    CONTRACT_KEYS,
+    StatementPayload,
+    TransactionPayload,
+    check_operation_params,
+    statement_sql,
+    step_sql,
+)
+
+
+class DbHandlerConfig(HandlerConfigModel):
+    dsn: SecretStr | None = Field(default=None, description="libpq URI; the fields below override its parts.")
+    host: str | None = None
+    port: int | None = Field(default=None, gt=0, le=65535)
+    database: str | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    application_name: str = Field(default="onex-host", description="Shown in pg_stat_activity.")
+    max_rows: int = Field(default=10_000, ge=1, description="A query returning more rows fails instead of truncating.")
+    allow_raw_sql: bool = Field(
+        default=False, description="Accept SQL text in payloads of operations declaring raw_sql. Dev hosts only."
+    )
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> DbHandlerConfig:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError(f"pool_min_size ({self.pool_min_size}) exceeds pool_max_size ({self.pool_max_size})")
+        return self
+
+
+class DbHandler(BaseHandler[DbHandlerConfig]):
+    handler_type = EnumHandlerType.DB
+    config_model = DbHandlerConfig
+    contract_keys = CONTRACT_KEYS
+
+    def __init__(self, config: DbHandlerConfig | None = None) -> None:
+        super().__init__(config)
+        self._pools = DbPools(self.config)
+        self._prepared = PreparedStatements(
+            statement_timeout_seconds=self.config.statement_timeout_seconds, max_rows=self.config.max_rows
+        )
+
+    async def _close(self) -> None:
+        self._prepared.clear()
+        await self._pools.close()
+
+    async def _probe(self) -> dict[str, Any]:
+        async with asyncio.timeout(self.config.connect_timeout_seconds):
+            pool = self._pools.existing(readonly=True) or await self._pools.ready()
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+                version = conn.get_server_version()
+        return {
+            "server_version": f"{version.major}.{version.minor}",
+            "pool_size": pool.get_size(),
+            "pool_idle": pool.get_idle_size(),
+            "pool_max_size": pool.get_max_size(),
+        }
+
+    def check_params(self, action: str, spec: ModelOperationSpec) -> str | None:
+        return check_operation_params(action, spec, self.config.allow_raw_sql)
+
+    # -- actions --------------------------------------------------------------------
+
+    @action("query", payload=StatementPayload)
+    async def _query(self, request: StatementPayload, context: OperationContext) -> dict[str, Any]:
+        """Run a row-returning statement; rows come back as JSON objects."""
+        sql = statement_sql(context, request.sql, "payload.sql", self.config.allow_raw_sql)
+
+        async def work(conn: asyncpg.Connection, attempt: Attempt) -> dict[str, Any]:
+            result = await self._prepared.run(conn, attempt, context, sql, request.args, "payload.args")
+            return result.to_json(with_rows=True)
+
+        reply: dict[str, Any] = await self._pools.with_connection(context, work)
+        return reply
+
+    @action("execute", payload=StatementPayload)
+    async def _execute(self, request: StatementPayload, context: OperationContext) -> dict[str, Any]:
+        """Run a command; reply with its status and affected row count (and RETURNING rows)."""
+        sql = statement_sql(context, request.sql, "payload.sql", self.config.allow_raw_sql)
+
+        async def work(conn: asyncpg.Connection, attempt: Attempt) -> dict[str, Any]:
+            result = await self._prepared.run(conn, attempt, context, sql, request.args, "payload.args")
+            return result.to_json(with_rows=bool(result.columns))
+
+        reply: dict[str, Any] = await self._pools.with_connection(context, work)
+        return reply
+
+    @action("transaction", payload=TransactionPayload)
+    async def _transaction(self, request: TransactionPayload, context: OperationContext) -> dict[str, Any]:
+        """Run the payload's steps in one transaction; any failure rolls every step back."""
+        allow_raw = self.config.allow_raw_sql
+        plan = [
+            (step_sql(context, step, f"payload.steps[{index}]", allow_raw), step)
+            for index, step in enumerate(request.steps)
+        ]
+
+        async def work(conn: asyncpg.Connection, attempt: Attempt) -> dict[str, Any]:
+            results: list[dict[str, Any]] = []
+            for index, (sql, step) in enumerate(plan):
+                where = f"payload.steps[{index}]"
+                try:
+                    result = await self._prepared.run(conn, attempt, context, sql, step.args, f"{where}.args")
+                except asyncpg.PostgresError as exc:
+                    if isinstance(exc, CONNECTION_LOST):
+                        raise
+                    failure = postgres_failure(exc)
+                    raise OperationError(
+                        failure.code,
+                        f"{where} ({step.statement or 'sql'}): {failure.message}; the transaction was rolled back",
+                        {**failure.details, "step": index, "rolled_back": True},
+                    ) from None
+                results.append({"statement": step.statement, **result.to_json(with_rows=bool(result.columns))})
+            return {"results": results, "committed": True}
+
+        return await self._pools.with_connection(context, work, transaction=True)
+
+    def translate_error(self, exc: Exception) -> OperationError | None:
+        if isinstance(exc, asyncpg.PostgresError):
+            return postgres_failure(exc)
+        if isinstance(exc, CONNECTION_LOST):
+            return connection_failure(exc)
+        return None
