@@ -49,8 +49,8 @@ async def table(postgres_service: Any) -> AsyncIterator[str]:
         yield name
 
 
-def operations(table: str) -> dict[str, dict[str, Any]]:
-    return {
+def operations(table: str, *, raw_sql: bool = False) -> dict[str, dict[str, Any]]:
+    declared: dict[str, dict[str, Any]] = {
         "get_account": {
             "action": "query",
             "side_effects": "none",
@@ -84,8 +84,10 @@ def operations(table: str) -> dict[str, dict[str, Any]]:
             },
         },
         "slow": {"action": "query", "side_effects": "none", "params": {"statement": "SELECT pg_sleep($1)"}},
-        "adhoc": {"action": "query", "params": {"raw_sql": True}},
     }
+    if raw_sql:
+        declared["adhoc"] = {"action": "query", "params": {"raw_sql": True}}
+    return declared
 
 
 @pytest.fixture
@@ -194,18 +196,21 @@ async def test_a_slow_statement_times_out_within_the_envelope_ttl_and_the_pool_s
     assert (await db.call("get_account", {"args": [2]})).success
 
 
-async def test_raw_sql_is_refused_unless_the_config_allows_it(db: HostedNode) -> None:
-    adhoc = await db.call("adhoc", {"sql": "SELECT 1 AS one"})
+async def test_raw_sql_is_refused_unless_the_config_allows_it(
+    db: HostedNode, db_config: dict[str, Any], table: str
+) -> None:
     injected = await db.call("get_account", {"args": [1], "sql": "DELETE FROM pg_class"})
+    with pytest.raises(ContractError, match=r"params\.raw_sql: .* does not set allow_raw_sql"):
+        async with hosted_node(EnumHandlerType.DB, db_config, operations(table, raw_sql=True)):
+            pass  # refused when the contract loads: a raw-SQL operation never reaches a forbidding host
 
-    assert adhoc.error_code is EnumErrorCode.FORBIDDEN
-    assert "allow_raw_sql" in (adhoc.error or "")
     assert injected.error_code is EnumErrorCode.FORBIDDEN
     assert "payload.sql" in (injected.error or "")
 
 
 async def test_raw_sql_runs_where_the_dev_config_allows_it(db_config: dict[str, Any], table: str) -> None:
-    async with hosted_node(EnumHandlerType.DB, {**db_config, "allow_raw_sql": True}, operations(table)) as node:
+    config = {**db_config, "allow_raw_sql": True}
+    async with hosted_node(EnumHandlerType.DB, config, operations(table, raw_sql=True)) as node:
         reply = await node.call("adhoc", {"sql": "SELECT $1::int + 1 AS answer", "args": [41]})
         two_statements = await node.call("adhoc", {"sql": "SELECT 1; SELECT 2"})
 

@@ -15,13 +15,13 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from pydantic import Field, SecretStr, model_validator
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
-from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, action
+from onex_host.infra.handlers.base import BaseHandler, action
+from onex_host.infra.handlers.db.config import DbHandlerConfig
 from onex_host.infra.handlers.db.errors import CONNECTION_LOST, connection_failure, postgres_failure
 from onex_host.infra.handlers.db.pools import DbPools
 from onex_host.infra.handlers.db.prepared import Attempt, PreparedStatements
@@ -33,30 +33,6 @@ from onex_host.infra.handlers.db.statements import (
     statement_sql,
     step_sql,
 )
-
-
-class DbHandlerConfig(HandlerConfigModel):
-    dsn: SecretStr | None = Field(default=None, description="libpq URI; the fields below override its parts.")
-    host: str | None = None
-    port: int | None = Field(default=None, gt=0, le=65535)
-    database: str | None = None
-    user: str | None = None
-    password: SecretStr | None = None
-    pool_min_size: int = Field(default=1, ge=0)
-    pool_max_size: int = Field(default=10, ge=1)
-    statement_timeout_seconds: float = Field(default=30.0, gt=0)
-    connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    application_name: str = Field(default="onex-host", description="Shown in pg_stat_activity.")
-    max_rows: int = Field(default=10_000, ge=1, description="A query returning more rows fails instead of truncating.")
-    allow_raw_sql: bool = Field(
-        default=False, description="Accept SQL text in payloads of operations declaring raw_sql. Dev hosts only."
-    )
-
-    @model_validator(mode="after")
-    def _pool_bounds(self) -> DbHandlerConfig:
-        if self.pool_min_size > self.pool_max_size:
-            raise ValueError(f"pool_min_size ({self.pool_min_size}) exceeds pool_max_size ({self.pool_max_size})")
-        return self
 
 
 class DbHandler(BaseHandler[DbHandlerConfig]):

@@ -16,17 +16,15 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
 from onex_host.core.enums import EnumSideEffects
 from onex_host.core.operation import OperationContext
+from onex_host.infra.handlers.db.config import DbHandlerConfig
 from onex_host.infra.handlers.db.errors import CONNECTION_LOST
 from onex_host.infra.handlers.db.prepared import Attempt
-
-if TYPE_CHECKING:
-    from onex_host.infra.handlers.db.handler import DbHandlerConfig
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
