@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tests.support.native import ServiceStartError, free_port, wait_until
 from tests.support.provision import ServiceUnavailable
-from tests.support.servicespec import ServiceSpec, ServiceSpecError, service_spec
+from tests.support.servicespec import ServiceSpec, ServiceSpecError, address_env_for, service_spec
 
 DOCKER_PING_TIMEOUT = 3
 
@@ -60,14 +60,14 @@ def run_service_container(
 
     container = DockerContainer(spec.image).with_envs(**spec.env)
     if spec.command:
-        container.with_command(spec.command)
+        container.with_command(list(spec.command))
     host_port = free_port()
-    container.with_bind_ports(spec.main_port, host_port)
+    container.with_bind_ports(spec.primary_port, host_port)
     try:
         host = container.get_container_host_ip()
     except Exception as exc:  # inside a container testcontainers needs the container itself to answer this
         raise ServiceUnavailable(f"cannot tell which host the Docker engine publishes ports on: {exc}") from exc
-    container.with_envs(**spec.address_env_for(host, host_port))
+    container.with_envs(**address_env_for(spec, host, host_port))
     try:
         container.start()
     except Exception as exc:  # image pull and create errors come from several libraries
