@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from onex_host.core.enums import EnumHandlerType, EnumNodeKind, EnumSideEffects
+from onex_host.core.secrets import SecretText
 
 EnvironmentName = Literal["dev", "test", "staging", "production"]
 EventBusType = Literal["memory", "kafka"]
@@ -60,7 +61,9 @@ class ModelHealthEndpointConfig(_Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     path: str = "/health"
     envelope_api: bool = True
-    bearer_token: str | None = Field(default=None, repr=False)
+    bearer_token: SecretText | None = Field(
+        default=None, description="Required of POST /v1/envelopes as 'Authorization: Bearer <token>'."
+    )
 
     def api_exposure_problem(self, bind: str) -> str | None:
         """Why serving the envelope API on ``bind`` would be unsafe, or None."""

@@ -11,11 +11,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 
 RUNTIME_HOST_SOURCE = "runtime_host"
+
+MAX_TTL_SECONDS = 7 * 24 * 3600
+"""The longest TTL an envelope may carry (7 days): finite, so deadline arithmetic cannot overflow."""
+
+MAX_CLOCK_AHEAD_SECONDS = 3600
+"""How far ahead of the host's clock a timestamp may be. A later one is refused: it would stretch the
+envelope's TTL at will, and at the far end (9999-12-31) overflow the deadline arithmetic."""
 
 
 def utc_now() -> datetime:
@@ -44,12 +51,19 @@ class ModelOnexEnvelope(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     timestamp: AwareDatetime = Field(default_factory=utc_now)
-    ttl_seconds: float | None = Field(default=None, gt=0)
+    ttl_seconds: float | None = Field(default=None, gt=0, le=MAX_TTL_SECONDS, allow_inf_nan=False)
 
     is_response: bool = False
     success: bool | None = None
     error: str | None = None
     error_code: EnumErrorCode | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _not_far_ahead(cls, timestamp: datetime) -> datetime:
+        if timestamp - utc_now() > timedelta(seconds=MAX_CLOCK_AHEAD_SECONDS):
+            raise ValueError(f"is more than {MAX_CLOCK_AHEAD_SECONDS} s ahead of this host's clock")
+        return timestamp
 
     # -- wire form -----------------------------------------------------------------
 

@@ -19,6 +19,28 @@ from onex_host.core.errors import ContractError, ContractProblem, contract_error
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+MAX_CONTRACT_BYTES = 1024 * 1024
+"""Contracts are small; a larger file is refused before it is parsed."""
+
+
+class _ContractYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases.
+
+    An alias (``*name``) re-uses a node, and nested aliases expand
+    exponentially ("billion laughs"): a few hundred bytes that take the
+    loader minutes and gigabytes. Contracts have no need for them, so the
+    first alias is an error with its line and column.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in contracts", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
 
@@ -65,13 +87,19 @@ class _Interpolator:
 def parse_yaml_mapping(path: Path) -> dict[str, Any]:
     """Parse one contract file without interpolating it; raises ``ContractError``."""
     try:
+        if path.stat().st_size > MAX_CONTRACT_BYTES:
+            raise contract_error(
+                path, "(file)", f"larger than {MAX_CONTRACT_BYTES} bytes; a contract is never that big"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise contract_error(path, "(file)", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise contract_error(path, "(file)", f"cannot read: {exc}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_ContractYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise contract_error(path, "(yaml)", "invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)

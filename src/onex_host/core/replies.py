@@ -42,3 +42,18 @@ def reply_for_exception(envelope: ModelOnexEnvelope, exc: BaseException, *, wher
         f"{where} failed unexpectedly ({type(exc).__name__}); "
         f"see host logs for correlation_id {envelope.correlation_id}",
     )
+
+
+def reply_wire(request: ModelOnexEnvelope, reply: ModelOnexEnvelope) -> bytes:
+    """The reply's wire bytes; a reply that cannot be encoded becomes an ``internal_error`` reply instead.
+
+    ``payload`` accepts any value at construction, so a handler that returns a
+    value JSON cannot carry (a set, bytes, a float NaN is fine, a nesting too
+    deep to encode) fails only here, when the reply is encoded. The caller
+    still gets an answer, and the log says why.
+    """
+    try:
+        return reply.to_wire()
+    except (ValueError, TypeError, RecursionError) as exc:  # pydantic_core.PydanticSerializationError is a ValueError
+        where = f"encoding the reply of {request.operation!r}"
+        return reply_for_exception(request, exc, where=where).to_wire()

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from onex_host.core.contracts import ModelHealthEndpointConfig, ModelMetricsEndpointConfig
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.loader import describe_error, format_location
+from onex_host.core.replies import reply_wire
 from onex_host.infra.metrics import CONTENT_TYPE_LATEST
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class HttpEndpoints:
         self._bind_metrics = overrides.bind or metrics.bind
         self._health_port = health.port if overrides.health_port is None else overrides.health_port
         self._metrics_port = metrics.port if overrides.metrics_port is None else overrides.metrics_port
-        self._token = health.bearer_token.encode() if health.bearer_token else None
+        self._token = health.bearer_token.get_secret_value().encode() if health.bearer_token else None
         self._shutdown_timeout = shutdown_timeout
         self._runners: list[web.AppRunner] = []
         self.addresses: dict[str, tuple[str, int]] = {}
@@ -115,10 +116,8 @@ class HttpEndpoints:
         return web.Response(body=self._process.render_metrics(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _envelopes(self, request: web.Request) -> web.Response:
-        if self._token is not None:
-            supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-            if not hmac.compare_digest(supplied, self._token):
-                return _error(401, "missing or wrong bearer token")
+        if self._token is not None and not self._authorized(request.headers.get("Authorization", "")):
+            return _error(401, "missing or wrong bearer token (expected 'Authorization: Bearer <token>')")
         body = await request.read()
         try:
             envelope = ModelOnexEnvelope.from_wire(body)
@@ -126,7 +125,20 @@ class HttpEndpoints:
             problems = "; ".join(f"{format_location(e['loc']) or 'body'}: {describe_error(e)}" for e in exc.errors())
             return _error(400, f"invalid envelope: {problems}")
         reply = await self._process.handle_http_envelope(envelope)
-        return web.Response(body=reply.to_wire(), content_type="application/json")
+        return web.Response(body=reply_wire(envelope, reply), content_type="application/json")
+
+    def _authorized(self, header: str) -> bool:
+        """RFC 6750's ``Bearer`` scheme (case-insensitive), compared in constant time.
+
+        The header arrives decoded by aiohttp; bytes that are not UTF-8 come back
+        as surrogates, which ``surrogateescape`` turns into bytes again instead of
+        raising, so a malformed header is a 401 like any wrong token.
+        """
+        assert self._token is not None
+        scheme, _, supplied = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(supplied.strip().encode("utf-8", "surrogateescape"), self._token)
 
     # -- lifecycle ----------------------------------------------------------------------
 

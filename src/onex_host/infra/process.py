@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
@@ -55,10 +54,10 @@ class HostHealth:
         }
 
 
-def _secret_values(configs: list[BaseModel], bearer_token: str | None) -> list[str]:
+def _secret_values(configs: list[BaseModel], bearer_token: SecretStr | None) -> list[str]:
     """Secret values of the parsed handler configs and the API token, so logs can mask them."""
     secrets = [v.get_secret_value() for config in configs for v in vars(config).values() if isinstance(v, SecretStr)]
-    return [*secrets, bearer_token] if bearer_token else secrets
+    return [*secrets, bearer_token.get_secret_value()] if bearer_token else secrets
 
 
 class RuntimeHostProcess:
@@ -72,6 +71,10 @@ class RuntimeHostProcess:
         handler_configs = register_handlers(self.runtime, contract, str(host.path))
         register_secrets(_secret_values(handler_configs, contract.health_endpoint.bearer_token))
         self.runtime.add_nodes(host.nodes)
+        self._declared_operations = {
+            slug: frozenset(node.contract.operations) for slug, node in self.runtime.nodes.items()
+        }
+        self._broadcast_operations = frozenset().union(*self._declared_operations.values())
         self.bus: ProtocolEventBus | None = None
         if contract.event_bus.enabled:
             self.bus = build_event_bus(
@@ -98,7 +101,6 @@ class RuntimeHostProcess:
 
     async def handle_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
         """Route one envelope and record it; the single entry point for the bus and the HTTP API."""
-        node = envelope.target_node or "*"
         self._inflight.inc()
         started = time.perf_counter()
         try:
@@ -106,16 +108,26 @@ class RuntimeHostProcess:
         finally:
             self._inflight.dec()
         elapsed = time.perf_counter() - started
-        operation = envelope.operation
-        # Label values must come from the contracts, not from the command topic:
-        # otherwise every made-up node or operation name would mint a new series.
-        if reply.error_code is EnumErrorCode.UNKNOWN_NODE:
-            node = operation = UNKNOWN_LABEL
-        elif reply.error_code in (EnumErrorCode.UNKNOWN_OPERATION, EnumErrorCode.INVALID_ENVELOPE):
-            operation = UNKNOWN_LABEL
+        node, operation = self._metric_labels(envelope)
         outcome = "ok" if reply.success else (reply.error_code.value if reply.error_code else "error")
         self.metrics.record(node, operation, outcome, elapsed)
         return reply
+
+    def _metric_labels(self, envelope: ModelOnexEnvelope) -> tuple[str, str]:
+        """Label values from the contracts only, never from the command topic.
+
+        Whatever the envelope says (an unknown node, an undeclared operation, a
+        made-up name on an expired or ``is_response`` envelope) is counted under
+        ``(unknown)``, so the series count is bounded by the contracts.
+        """
+        target = envelope.target_node
+        if target is None:
+            declared = envelope.operation in self._broadcast_operations
+            return "*", envelope.operation if declared else UNKNOWN_LABEL
+        operations = self._declared_operations.get(target)
+        if operations is None:
+            return UNKNOWN_LABEL, UNKNOWN_LABEL
+        return target, envelope.operation if envelope.operation in operations else UNKNOWN_LABEL
 
     async def handle_http_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
         async with self._http_slots:

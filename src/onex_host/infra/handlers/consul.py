@@ -16,12 +16,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
+from onex_host.core.secrets import SecretText
 from onex_host.infra.handlers._httpx import HttpxHandler, status_failure
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
 from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
@@ -29,7 +30,7 @@ from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, acti
 
 class ConsulHandlerConfig(HandlerConfigModel):
     url: str = Field(default="http://127.0.0.1:8500", description="The Consul agent's HTTP address.")
-    token: SecretStr | None = Field(default=None, description="ACL token, from the environment.")
+    token: SecretText | None = Field(default=None, description="ACL token, from the environment.")
     datacenter: str | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)
     allowed_key_prefixes: list[str] | None = Field(

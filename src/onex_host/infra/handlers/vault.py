@@ -24,12 +24,13 @@ from typing import Any, TypeVar, cast
 import hvac
 import hvac.exceptions
 import requests
-from pydantic import Field, JsonValue, SecretStr, field_validator
+from pydantic import Field, JsonValue, field_validator
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
+from onex_host.core.secrets import SecretText
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
 from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
@@ -38,7 +39,7 @@ T = TypeVar("T")
 
 class VaultHandlerConfig(HandlerConfigModel):
     url: str = Field(min_length=1, description="Vault (or OpenBao) address, e.g. https://vault:8200")
-    token: SecretStr = Field(description="From the environment: token: ${VAULT_TOKEN}")
+    token: SecretText = Field(description="From the environment: token: ${VAULT_TOKEN}")
     namespace: str | None = Field(default=None, description="Vault Enterprise namespace; empty means none.")
     mount_point: str = Field(default="secret", min_length=1)
     allowed_paths: list[str] | None = Field(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
+from onex_host.core.secrets import SecretText
 from onex_host.infra.handlers.base import HandlerConfigModel
 
 
 class DbHandlerConfig(HandlerConfigModel):
-    dsn: SecretStr | None = Field(default=None, description="libpq URI; the fields below override its parts.")
+    dsn: SecretText | None = Field(default=None, description="libpq URI; the fields below override its parts.")
     host: str | None = None
     port: int | None = Field(default=None, gt=0, le=65535)
     database: str | None = None
     user: str | None = None
-    password: SecretStr | None = None
+    password: SecretText | None = None
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     statement_timeout_seconds: float = Field(default=30.0, gt=0)
