@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import io
@@ -10,8 +9,7 @@ import json
 
 import pytest
 
-from onex_host.cli import dlq
-from onex_host.cli._common import CliError
+from onex_host.cli import main
 from onex_host.infra.bus.kafka import KafkaEventBus
 from onex_host.infra.metrics import HostMetrics
 from tests.support.endpoints import KafkaEndpoint
@@ -22,17 +20,11 @@ pytestmark = pytest.mark.kafka
 
 
 def run_redrive(*argv: str) -> tuple[int, str, str]:
-    """``onex-host dlq redrive ARGV`` in-process: exit code, stdout, stderr."""
-    parser = argparse.ArgumentParser(prog="onex-host")
-    dlq.register(parser.add_subparsers(dest="command", required=True))
+    """``onex-host dlq redrive ARGV`` in-process, through ``main`` (which maps errors to exit codes)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            args = parser.parse_args(["dlq", "redrive", *argv])
-            code = int(args.func(args))
-        except CliError as exc:
-            print(f"error: {exc}", file=err)
-            code = exc.exit_code
+            code = main(["dlq", "redrive", *argv])
         except SystemExit as exc:  # argparse usage errors
             code = int(exc.code or 0)
     return code, out.getvalue(), err.getvalue()

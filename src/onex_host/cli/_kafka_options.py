@@ -1,17 +1,21 @@
-"""Kafka connection options shared by ``shadow-diff`` and ``offsets``.
+"""Kafka connection options shared by ``dlq``, ``shadow-diff`` and ``offsets``.
 
 Either name the brokers (``--bootstrap-servers``, else ``$KAFKA_BOOTSTRAP_SERVERS``)
 or point at a runtime host contract (``--contract``), whose kafka
 ``event_bus.config`` then supplies the brokers, TLS and SASL settings and the
 default topics and groups, so the tools talk to a cluster exactly as the host does.
+Every such value is chosen by ``option_or_contract``: the command line wins,
+then the contract, then (without a contract) the environment.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from onex_host.cli._common import EXIT_USAGE, CliError
 from onex_host.core.contracts import ModelEventBusConfig
 from onex_host.core.loader import interpolate, parse_yaml_mapping, validate_model
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
+from onex_host.infra.kafka_tools.errors import BadToolInputError
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 
@@ -73,15 +78,52 @@ def _event_bus_section(path: Path) -> dict[str, Any]:
     return bus
 
 
+def option_or_contract(
+    option: str,
+    given: str | None,
+    bus: KafkaBusConfig | None,
+    from_contract: Callable[[KafkaBusConfig], str],
+    *,
+    env: str | None = None,
+) -> str:
+    """The value of ``option``: as given on the command line, else the ``--contract``'s, else ``$env``.
+
+    The environment comes last and only without a contract: a contract names
+    one cluster completely, and a variable left over in the shell must not
+    point half of a run at another. Without any of them the option is
+    required, and the message says every way to give it.
+    """
+    if given:
+        return given
+    if bus is not None:
+        return from_contract(bus)
+    if env is not None and (from_env := os.environ.get(env)):
+        return from_env
+    ways = f"set ${env}, or give --contract" if env is not None else "give --contract"
+    raise CliError(f"{option}: required (or {ways})", EXIT_USAGE)
+
+
 def client_settings(args: argparse.Namespace, bus: KafkaBusConfig | None) -> dict[str, Any]:
-    """aiokafka client settings: ``--bootstrap-servers`` wins over the contract, which wins over the env."""
+    """aiokafka client settings: TLS and SASL from the contract, the brokers by ``option_or_contract``."""
     settings: dict[str, Any] = bus.client_settings() if bus is not None else {"client_id": "onex-host-tools"}
-    servers = args.bootstrap_servers or (None if bus is not None else os.environ.get(BOOTSTRAP_ENV))
-    if servers:
-        settings["bootstrap_servers"] = _parse_servers(servers)
-    elif bus is None:
-        raise CliError(f"--bootstrap-servers: required (or set ${BOOTSTRAP_ENV}, or give --contract)", EXIT_USAGE)
+    servers = option_or_contract(
+        "--bootstrap-servers", args.bootstrap_servers, bus, lambda b: ",".join(b.bootstrap_servers), env=BOOTSTRAP_ENV
+    )
+    settings["bootstrap_servers"] = _parse_servers(servers)
     return settings
+
+
+@contextlib.contextmanager
+def reported_against(option: str) -> Iterator[None]:
+    """Name ``option`` in a bad-input error the tool found only at the brokers (a topic that does not exist).
+
+    The exit code is still chosen by ``main``; this only says which option to fix.
+    """
+    try:
+        yield
+    except BadToolInputError as exc:
+        exc.option = option
+        raise
 
 
 def _parse_servers(text: str) -> list[str]:

@@ -11,15 +11,17 @@ import asyncio
 import json
 import sys
 
-from onex_host.cli._common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError
-from onex_host.cli._kafka_options import add_connection_arguments, client_settings, load_bus_config, quiet_kafka_client
-from onex_host.infra.bus.kafka.codec import DeadLetterReason
-from onex_host.infra.bus.kafka.redrive import (
-    RedriveError,
-    RedriveReport,
-    UnknownDeadLetterTopicError,
-    redrive_dead_letters,
+from onex_host.cli._common import EXIT_OK, CliError
+from onex_host.cli._kafka_options import (
+    add_connection_arguments,
+    client_settings,
+    load_bus_config,
+    option_or_contract,
+    quiet_kafka_client,
+    reported_against,
 )
+from onex_host.infra.bus.kafka.codec import DeadLetterReason
+from onex_host.infra.kafka_tools.redrive import RedriveReport, redrive_dead_letters
 
 _REASONS = ", ".join(reason.value for reason in DeadLetterReason)
 
@@ -57,12 +59,10 @@ def execute(args: argparse.Namespace) -> int:
         raise CliError(f"--reason: unknown reason {args.reason!r} (expected one of {_REASONS})")
     bus = load_bus_config(args)
     settings = client_settings(args, bus)
-    from_topic = args.from_topic or (bus.effective_dead_letter_topic if bus is not None else None)
-    if not from_topic:
-        raise CliError("--from: required (or give --contract)")
+    from_topic = option_or_contract("--from", args.from_topic, bus, lambda b: b.effective_dead_letter_topic)
     if args.to_topic == from_topic:
         raise CliError("--to: must differ from --from (that would dead-letter loop)")
-    try:
+    with reported_against("--from"):
         report = asyncio.run(
             redrive_dead_letters(
                 settings,
@@ -74,10 +74,6 @@ def execute(args: argparse.Namespace) -> int:
                 progress=_print_progress,
             )
         )
-    except UnknownDeadLetterTopicError as exc:
-        raise CliError(f"--from: {exc}", EXIT_USAGE) from None
-    except RedriveError as exc:
-        raise CliError(str(exc), EXIT_UNREACHABLE) from None
     if args.format == "json":
         print(json.dumps(report.as_json(), indent=2))
     else:

@@ -12,20 +12,15 @@ import asyncio
 import json
 import sys
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError
+from onex_host.cli._common import EXIT_OK
 from onex_host.cli._kafka_options import (
     add_connection_arguments,
     client_settings,
     load_bus_config,
+    option_or_contract,
     quiet_kafka_client,
 )
-from onex_host.infra.migration.handover import (
-    BrokerUnavailableError,
-    HandoverPlan,
-    HandoverRefusedError,
-    apply_handover,
-    plan_handover,
-)
+from onex_host.infra.kafka_tools.handover import HandoverPlan, apply_handover, plan_handover
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,18 +53,9 @@ def execute(args: argparse.Namespace) -> int:
     quiet_kafka_client(args)
     bus = load_bus_config(args)
     settings = client_settings(args, bus)
-    topic = args.topic or (bus.command_topic if bus is not None else None)
-    to_group = args.to_group or (bus.consumer_group if bus is not None else None)
-    if not topic:
-        raise CliError("--topic: required (or give --contract)")
-    if not to_group:
-        raise CliError("--to-group: required (or give --contract)")
-    try:
-        plan = asyncio.run(_handover(settings, topic, args.from_group, to_group, args))
-    except HandoverRefusedError as exc:
-        raise CliError(f"handover refused: {exc}", EXIT_FAILED) from None
-    except BrokerUnavailableError as exc:
-        raise CliError(str(exc), EXIT_UNREACHABLE) from None
+    topic = option_or_contract("--topic", args.topic, bus, lambda b: b.command_topic)
+    to_group = option_or_contract("--to-group", args.to_group, bus, lambda b: b.consumer_group)
+    plan = asyncio.run(_handover(settings, topic, args.from_group, to_group, args))
     verdict = "dry run: nothing committed" if args.dry_run else "committed and read back"
     if args.format == "json":
         print(json.dumps({**plan.as_json(), "dry_run": args.dry_run, "committed": not args.dry_run}, indent=2))

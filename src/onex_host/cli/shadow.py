@@ -15,20 +15,21 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, port_number
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, port_number
 from onex_host.cli._kafka_options import (
     add_connection_arguments,
     client_settings,
     load_bus_config,
+    option_or_contract,
     quiet_kafka_client,
 )
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
-from onex_host.infra.shadow.comparator import ComparisonReport, ReplyComparator
-from onex_host.infra.shadow.ignore import IgnoreRules
-from onex_host.infra.shadow.metrics import ShadowMetrics
-from onex_host.infra.shadow.reader import ReadStart, ResponseTopicReader, TopicReadError
-from onex_host.infra.shadow.report import ReportContext, render_json, render_table
-from onex_host.infra.shadow.session import ComparisonTick, StopWhen, run_comparison
+from onex_host.infra.kafka_tools.shadow.comparator import ComparisonReport, ReplyComparator
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.metrics import ShadowMetrics
+from onex_host.infra.kafka_tools.shadow.reader import ReadStart, ResponseTopicReader
+from onex_host.infra.kafka_tools.shadow.report import ReportContext, render_json, render_table
+from onex_host.infra.kafka_tools.shadow.session import ComparisonTick, StopWhen, run_comparison
 
 DEFAULT_WINDOW_S = 10.0
 DEFAULT_METRICS_PORT = 9464
@@ -132,12 +133,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _topics(args: argparse.Namespace, bus: KafkaBusConfig | None) -> tuple[str, str]:
-    legacy = args.legacy_topic or (bus.response_topic if bus is not None else None)
-    shadow = args.shadow_topic or (bus.model_copy(update={"mode": "shadow"}).reply_topic if bus is not None else None)
-    if not legacy:
-        raise CliError("--legacy-topic: required (or give --contract)")
-    if not shadow:
-        raise CliError("--shadow-topic: required (or give --contract)")
+    legacy = option_or_contract("--legacy-topic", args.legacy_topic, bus, lambda b: b.response_topic)
+    shadow = option_or_contract(
+        "--shadow-topic", args.shadow_topic, bus, lambda b: b.model_copy(update={"mode": "shadow"}).reply_topic
+    )
     if legacy == shadow:
         raise CliError(f"--legacy-topic and --shadow-topic are both {legacy!r}; they must differ")
     return legacy, shadow
@@ -158,11 +157,8 @@ def execute(args: argparse.Namespace) -> int:
     bus = load_bus_config(args)
     settings = client_settings(args, bus)
     legacy_topic, shadow_topic = _topics(args, bus)
-    try:
-        until = StopWhen(args.duration, args.max_replies, caught_up=catch_up)
-        report = asyncio.run(_compare(args, settings, legacy_topic, shadow_topic, ignore, until))
-    except TopicReadError as exc:
-        raise CliError(str(exc), EXIT_UNREACHABLE) from None
+    until = StopWhen(args.duration, args.max_replies, caught_up=catch_up)
+    report = asyncio.run(_compare(args, settings, legacy_topic, shadow_topic, ignore, until))
     context = ReportContext(legacy_topic, shadow_topic, args.min_match)
     as_table = args.format == "table" or (args.format == "auto" and sys.stdout.isatty())
     print(render_table(report, context) if as_table else render_json(report, context))

@@ -4,6 +4,12 @@ The reader joins no consumer group and commits nothing: a comparison must
 never move the offsets of, or take partitions from, the deployments it
 watches, and two comparators may run at once. It is assigned every partition
 of both topics and reads them interleaved, so the two sides advance together.
+
+Brokers that cannot be reached or fail are a ``BrokerUnreachableError``; so
+is a response topic that does not exist. The runbook (docs/migration.md)
+promises exit 3 for "the brokers or a topic are unreachable", because a
+missing reply topic usually means the deployment is not (yet) running, not
+that the operator mistyped it.
 """
 
 from __future__ import annotations
@@ -15,14 +21,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
-from onex_host.infra.kafka_topics import UnknownTopicError, topic_partitions
-from onex_host.infra.shadow.observed import Side
-
-
-class TopicReadError(Exception):
-    """A topic cannot be read (unknown topic, unreachable brokers); the message names which."""
+from onex_host.infra.kafka_tools.errors import BrokerUnreachableError, UnknownTopicError, map_kafka_errors
+from onex_host.infra.kafka_tools.shadow.observed import Side
+from onex_host.infra.kafka_tools.topics import topic_partitions
 
 
 @dataclass(frozen=True)
@@ -59,37 +61,39 @@ class ResponseTopicReader:
     async def start(self, position: ReadStart) -> float | None:
         """Connect, assign both topics and seek; returns the epoch of the read start (see ``ReadStart``)."""
         try:
-            await self._consumer.start()
-        except KafkaError as exc:
-            await self._consumer.stop()
-            raise TopicReadError(f"cannot reach the Kafka brokers: {exc}") from None
-        try:
-            partitions = await self._partitions()
-            self._consumer.assign(partitions)
-            # Let the initial position lookup finish first: a lookup still in flight
-            # would overwrite the seek below (aiokafka applies its result afterwards).
-            for tp in partitions:
-                await self._consumer.position(tp)
-            self.snapshot_epoch = time.time()
-            self._ends = await self._consumer.end_offsets(partitions)
-            started_at = position.epoch(self.snapshot_epoch)
-            for tp, offset in (await self._start_offsets(partitions, position, started_at)).items():
-                self._consumer.seek(tp, offset)
+            with map_kafka_errors(self._client_settings):
+                return await self._start(position)
         except BaseException:
             await self._consumer.stop()
             raise
+
+    async def _start(self, position: ReadStart) -> float | None:
+        await self._consumer.start()
+        partitions = await self._partitions()
+        self._consumer.assign(partitions)
+        # Let the initial position lookup finish first: a lookup still in flight
+        # would overwrite the seek below (aiokafka applies its result afterwards).
+        for tp in partitions:
+            await self._consumer.position(tp)
+        self.snapshot_epoch = time.time()
+        self._ends = await self._consumer.end_offsets(partitions)
+        started_at = position.epoch(self.snapshot_epoch)
+        for tp, offset in (await self._start_offsets(partitions, position, started_at)).items():
+            self._consumer.seek(tp, offset)
         return started_at
 
     async def read(self, timeout_ms: int) -> list[tuple[Side, ConsumerRecord[bytes, bytes]]]:
         """The records fetched within ``timeout_ms``, each with the side its topic belongs to."""
-        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5_000)
+        with map_kafka_errors(self._client_settings):
+            batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5_000)
         return [(self._topics[tp.topic], record) for tp, records in batches.items() for record in records]
 
     async def caught_up(self) -> bool:
         """True once every partition was read up to where it ended when reading started."""
-        for tp, end in self._ends.items():
-            if await self._consumer.position(tp) < end:
-                return False
+        with map_kafka_errors(self._client_settings):
+            for tp, end in self._ends.items():
+                if await self._consumer.position(tp) < end:
+                    return False
         return True
 
     async def stop(self) -> None:
@@ -101,9 +105,7 @@ class ResponseTopicReader:
             await admin.start()
             return await topic_partitions(admin, list(self._topics))
         except UnknownTopicError as exc:
-            raise TopicReadError(str(exc)) from None
-        except KafkaError as exc:
-            raise TopicReadError(f"cannot list topics: {exc}") from None
+            raise BrokerUnreachableError(str(exc)) from None
         finally:
             await admin.close()
 

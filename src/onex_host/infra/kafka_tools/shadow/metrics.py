@@ -17,8 +17,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from onex_host.infra.shadow.comparator import ComparisonReport, Outcome, ReplyComparator
-from onex_host.infra.shadow.observed import Side
+from onex_host.infra.kafka_tools.shadow.comparator import ComparisonReport, Outcome, ReplyComparator
+from onex_host.infra.kafka_tools.shadow.observed import Side
 
 _DELTA_BUCKETS = (-1.0, -0.25, -0.1, -0.05, -0.01, 0.0, 0.01, 0.05, 0.1, 0.25, 1.0, 5.0)
 

@@ -5,10 +5,10 @@ import time
 
 from aiokafka import ConsumerRecord
 
-from onex_host.infra.shadow.comparator import Outcome, ReplyComparator
-from onex_host.infra.shadow.ignore import IgnoreRules
-from onex_host.infra.shadow.observed import Side
-from onex_host.infra.shadow.session import StopWhen, run_comparison
+from onex_host.infra.kafka_tools.shadow.comparator import Outcome, ReplyComparator
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.observed import Side
+from onex_host.infra.kafka_tools.shadow.session import StopWhen, run_comparison
 from tests.support.factories import command
 
 

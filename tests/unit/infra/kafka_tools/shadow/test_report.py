@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import json
 
-from onex_host.infra.shadow.comparator import ReplyComparator
-from onex_host.infra.shadow.ignore import IgnoreRules
-from onex_host.infra.shadow.observed import ObservedReply, Side
-from onex_host.infra.shadow.report import ReportContext, render_json, render_table
+from onex_host.infra.kafka_tools.shadow.comparator import ReplyComparator
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.observed import ObservedReply, Side
+from onex_host.infra.kafka_tools.shadow.report import ReportContext, render_json, render_table
 
 CONTEXT = ReportContext("replies", "replies.shadow", 0.999)
 

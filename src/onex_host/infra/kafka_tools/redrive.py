@@ -9,6 +9,10 @@ headers; the ``onex.dlq.*`` headers are dropped and ``onex.redriven_from``
 added. The group's offsets are committed only after everything read was
 produced and acknowledged, so an interrupted redrive replays from the start
 of the pass (a record may be redriven twice, never skipped).
+
+A dead-letter topic that does not exist is an ``UnknownTopicError``; brokers
+that cannot be reached or fail are a ``BrokerUnreachableError``. Either way
+nothing was committed.
 """
 
 from __future__ import annotations
@@ -25,15 +29,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from onex_host.infra.bus.kafka.codec import read_dead_letter_headers, redriven_headers
-from onex_host.infra.kafka_topics import UnknownTopicError, topic_partitions
-
-
-class RedriveError(Exception):
-    """The redrive could not run (brokers unreachable or failing); nothing was committed."""
-
-
-class UnknownDeadLetterTopicError(RedriveError):
-    """The dead-letter topic to redrive from does not exist."""
+from onex_host.infra.kafka_tools.errors import map_kafka_errors
+from onex_host.infra.kafka_tools.topics import topic_partitions
 
 
 @dataclass
@@ -90,37 +87,35 @@ async def redrive_dead_letters(
     )
     producer = AIOKafkaProducer(**settings, acks="all", enable_idempotence=True)
     try:
-        await consumer.start()
-        if not dry_run:
-            await producer.start()
-        tps = await _partitions_of(settings, dead_letter_topic)
-        consumer.assign(tps)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-        pending = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
-        positions: dict[TopicPartition, int] = {}
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=1_000)
-            sends: list[asyncio.Future[Any]] = []
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        break  # dead-lettered after the pass started: left for the next pass
-                    future = await _redrive_one(producer, record, report, to_topic, reason, dry_run)
-                    if future is not None:
-                        sends.append(future)
-                    positions[tp] = record.offset + 1
-                    if progress is not None and report.scanned % progress_every == 0:
-                        progress(report)
-            await asyncio.gather(*sends)  # acknowledged before reading on: memory stays bounded
-            for tp in list(pending):
-                if positions.get(tp, 0) >= ends[tp] or await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        if positions and not dry_run:
-            await consumer.commit(positions)
+        with map_kafka_errors(settings):
+            await consumer.start()
+            if not dry_run:
+                await producer.start()
+            tps = await _partitions_of(settings, dead_letter_topic)
+            consumer.assign(tps)
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+            pending = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
+            positions: dict[TopicPartition, int] = {}
+            while pending:
+                batches = await consumer.getmany(*pending, timeout_ms=1_000)
+                sends: list[asyncio.Future[Any]] = []
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset >= ends[tp]:
+                            break  # dead-lettered after the pass started: left for the next pass
+                        future = await _redrive_one(producer, record, report, to_topic, reason, dry_run)
+                        if future is not None:
+                            sends.append(future)
+                        positions[tp] = record.offset + 1
+                        if progress is not None and report.scanned % progress_every == 0:
+                            progress(report)
+                await asyncio.gather(*sends)  # acknowledged before reading on: memory stays bounded
+                for tp in list(pending):
+                    if positions.get(tp, 0) >= ends[tp] or await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+            if positions and not dry_run:
+                await consumer.commit(positions)
         return report
-    except KafkaError as exc:
-        servers = ",".join(settings.get("bootstrap_servers") or [])
-        raise RedriveError(f"kafka at {servers}: {type(exc).__name__}: {exc}") from None
     finally:
         with contextlib.suppress(KafkaError):
             await consumer.stop()
@@ -132,9 +127,7 @@ async def _partitions_of(settings: dict[str, Any], topic: str) -> list[TopicPart
     admin = AIOKafkaAdminClient(**settings)
     await admin.start()
     try:
-        return await topic_partitions(admin, [topic])
-    except UnknownTopicError:
-        raise UnknownDeadLetterTopicError(f"dead-letter topic {topic!r} does not exist") from None
+        return await topic_partitions(admin, [topic], role="dead-letter topic")
     finally:
         await admin.close()
 

@@ -4,7 +4,7 @@ import json
 
 from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
-from onex_host.infra.shadow.observed import Side, decode_reply
+from onex_host.infra.kafka_tools.shadow.observed import Side, decode_reply
 from tests.support.factories import command
 
 

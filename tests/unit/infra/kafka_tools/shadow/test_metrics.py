@@ -6,10 +6,10 @@ import httpx
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from onex_host.infra.shadow.comparator import ReplyComparator
-from onex_host.infra.shadow.ignore import IgnoreRules
-from onex_host.infra.shadow.metrics import ShadowMetrics
-from onex_host.infra.shadow.observed import ObservedReply, Side
+from onex_host.infra.kafka_tools.shadow.comparator import ReplyComparator
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.metrics import ShadowMetrics
+from onex_host.infra.kafka_tools.shadow.observed import ObservedReply, Side
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -9,8 +9,8 @@ from typing import Protocol
 
 from aiokafka import ConsumerRecord
 
-from onex_host.infra.shadow.comparator import ComparisonReport, ReplyComparator
-from onex_host.infra.shadow.observed import Side, decode_reply
+from onex_host.infra.kafka_tools.shadow.comparator import ComparisonReport, ReplyComparator
+from onex_host.infra.kafka_tools.shadow.observed import Side, decode_reply
 
 POLL_TIMEOUT_MS = 200
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from aiokafka import TopicPartition
 
-from onex_host.infra.migration.handover import (
+from onex_host.infra.kafka_tools.handover import (
     GroupState,
     HandoverPlan,
     HandoverRefusedError,

@@ -14,19 +14,20 @@ from collections.abc import Sequence
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-
-class UnknownTopicError(LookupError):
-    def __init__(self, topic: str) -> None:
-        super().__init__(f"topic {topic!r} does not exist")
-        self.topic = topic
+from onex_host.infra.kafka_tools.errors import UnknownTopicError
 
 
-async def topic_partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
-    """Every partition of ``topics``, in order; raises ``UnknownTopicError`` for the first missing one."""
+async def topic_partitions(
+    admin: AIOKafkaAdminClient, topics: Sequence[str], *, role: str = "topic"
+) -> list[TopicPartition]:
+    """Every partition of ``topics``, in order; raises ``UnknownTopicError`` for the first missing one.
+
+    ``role`` names what the topic is to the operator in that error ("dead-letter topic").
+    """
     existing = set(await admin.list_topics())
     for topic in topics:
         if topic not in existing:
-            raise UnknownTopicError(topic)
+            raise UnknownTopicError(topic, role=role)
     described = {entry["topic"]: entry for entry in await admin.describe_topics(list(topics))}
     return [
         TopicPartition(topic, number)

@@ -9,7 +9,8 @@ only while the group has no active members, which is exactly the state a
 handover needs; a host that joins between the check and the commit makes the
 broker reject it instead of silently mixing two positions.
 
-Refusals, each a ``HandoverRefusedError`` with a message naming what to do:
+Refusals, each a ``HandoverRefusedError`` (a ``ToolRefusedError``) with a
+message naming what to do:
 
 - the target group has active members: its hosts would keep their own
   positions (or overwrite the handed-over ones at their next commit);
@@ -19,35 +20,42 @@ Refusals, each a ``HandoverRefusedError`` with a message naming what to do:
 - the source group has no committed offset on a partition that holds
   records: where it stopped is unknown, and guessing either loses or replays.
   A partition that never held a record is handed over at its start.
+
+Brokers that cannot be reached or fail are a ``BrokerUnreachableError``
+(``map_kafka_errors``); group requests are retried while the cluster answers
+"not yet" (``with_backoff``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from onex_host.infra.kafka_topics import UnknownTopicError, topic_partitions
+from onex_host.infra.kafka_tools.backoff import with_backoff
+from onex_host.infra.kafka_tools.errors import (
+    BrokerUnreachableError,
+    ToolRefusedError,
+    UnknownTopicError,
+    map_kafka_errors,
+)
+from onex_host.infra.kafka_tools.topics import topic_partitions
 
-T = TypeVar("T")
 GROUP_NOT_FOUND_CODE = 69
-RETRIABLE_WINDOW_S = 15.0
 IDLE_GROUP_STATES = frozenset({"Empty", "Dead", ""})
 
 
-class HandoverRefusedError(Exception):
+class HandoverRefusedError(ToolRefusedError):
     """The groups are not in a state where copying offsets is safe; the message says why and what to do."""
 
-
-class BrokerUnavailableError(Exception):
-    """The brokers could not be reached or answered with an error."""
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"handover refused: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -126,35 +134,34 @@ class HandoverPlan:
 async def plan_handover(
     client_settings: Mapping[str, Any], topic: str, from_group: str, to_group: str, *, allow_active_source: bool = False
 ) -> HandoverPlan:
-    """Read both groups and the topic; raises ``HandoverRefusedError`` or ``BrokerUnavailableError``."""
+    """Read both groups and the topic; raises ``HandoverRefusedError`` or ``BrokerUnreachableError``."""
     if from_group == to_group:
         raise HandoverRefusedError(f"--from-group and --to-group are both {from_group!r}; nothing to hand over")
     admin = AIOKafkaAdminClient(**client_settings)
     consumer = AIOKafkaConsumer(**client_settings, group_id=None, enable_auto_commit=False)
     try:
-        await _start(admin, consumer)
-        try:
-            partitions = await topic_partitions(admin, [topic])
-        except UnknownTopicError as exc:
-            raise HandoverRefusedError(str(exc)) from None
-        source, target = await _group_state(admin, from_group), await _group_state(admin, to_group)
-        if target.active:
-            raise HandoverRefusedError(
-                f"group {to_group!r} has {target.members} active member(s) (state {target.state}): stop the new "
-                "hosts (scale them to 0) before handing over, or they keep their own positions"
-            )
-        if source.active and not allow_active_source:
-            raise HandoverRefusedError(
-                f"group {from_group!r} has {source.members} active member(s) (state {source.state}): the legacy "
-                "consumers are still moving its offsets; stop them first (or pass --allow-active-source to accept "
-                "replaying what they process after this read)"
-            )
-        committed = await _committed(admin, from_group, partitions)
-        before = await _committed(admin, to_group, partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-    except KafkaError as exc:
-        raise BrokerUnavailableError(f"Kafka: {exc}") from None
+        with map_kafka_errors(client_settings):
+            await _start(admin, consumer)
+            try:
+                partitions = await topic_partitions(admin, [topic])
+            except UnknownTopicError as exc:
+                raise HandoverRefusedError(str(exc)) from None
+            source, target = await _group_state(admin, from_group), await _group_state(admin, to_group)
+            if target.active:
+                raise HandoverRefusedError(
+                    f"group {to_group!r} has {target.members} active member(s) (state {target.state}): stop the new "
+                    "hosts (scale them to 0) before handing over, or they keep their own positions"
+                )
+            if source.active and not allow_active_source:
+                raise HandoverRefusedError(
+                    f"group {from_group!r} has {source.members} active member(s) (state {source.state}): the legacy "
+                    "consumers are still moving its offsets; stop them first (or pass --allow-active-source to "
+                    "accept replaying what they process after this read)"
+                )
+            committed = await _committed(admin, from_group, partitions)
+            before = await _committed(admin, to_group, partitions)
+            starts = await consumer.beginning_offsets(partitions)
+            ends = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
         await admin.close()
@@ -174,18 +181,17 @@ async def apply_handover(client_settings: Mapping[str, Any], plan: HandoverPlan)
     consumer = AIOKafkaConsumer(**client_settings, group_id=plan.to_group, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(**client_settings)
     try:
-        await _start(admin, consumer)
-        consumer.assign(list(offsets))
-        try:
-            await _retrying(lambda: consumer.commit(offsets))
-        except KafkaError as exc:
-            raise HandoverRefusedError(
-                f"Kafka refused the commit for group {plan.to_group!r} ({type(exc).__name__}): a host probably "
-                "joined it after the check; stop it and run the handover again"
-            ) from None
-        stored = await _committed(admin, plan.to_group, list(offsets))
-    except KafkaError as exc:
-        raise BrokerUnavailableError(f"Kafka: {exc}") from None
+        with map_kafka_errors(client_settings):
+            await _start(admin, consumer)
+            consumer.assign(list(offsets))
+            try:
+                await with_backoff(lambda: consumer.commit(offsets))
+            except KafkaError as exc:
+                raise HandoverRefusedError(
+                    f"Kafka refused the commit for group {plan.to_group!r} ({type(exc).__name__}): a host probably "
+                    "joined it after the check; stop it and run the handover again"
+                ) from None
+            stored = await _committed(admin, plan.to_group, list(offsets))
     finally:
         await consumer.stop()
         await admin.close()
@@ -198,30 +204,13 @@ async def apply_handover(client_settings: Mapping[str, Any], plan: HandoverPlan)
 
 
 async def _start(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
-    try:
-        await admin.start()
-        await consumer.start()
-    except KafkaError as exc:
-        await consumer.stop()
-        await admin.close()
-        raise BrokerUnavailableError(f"cannot reach the Kafka brokers: {exc}") from None
-
-
-async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
-    """Retry a retriable broker answer for a short while: on a fresh cluster the first group
-    request answers "coordinator not available" while ``__consumer_offsets`` is being created."""
-    deadline = time.monotonic() + RETRIABLE_WINDOW_S
-    while True:
-        try:
-            return await call()
-        except KafkaError as exc:
-            if not exc.retriable or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+    # Both are stopped by the caller's ``finally``, started or not.
+    await admin.start()
+    await consumer.start()
 
 
 async def _group_state(admin: AIOKafkaAdminClient, group: str) -> GroupState:
-    for response in await _retrying(lambda: admin.describe_consumer_groups([group])):
+    for response in await with_backoff(lambda: admin.describe_consumer_groups([group])):
         for described in response.to_object()["groups"]:
             if described["group"] != group:
                 # aiokafka misparses Kafka 4's answer for an unknown group (its name comes back empty)
@@ -229,7 +218,7 @@ async def _group_state(admin: AIOKafkaAdminClient, group: str) -> GroupState:
             if described["error_code"] == GROUP_NOT_FOUND_CODE:
                 return GroupState(group, "Dead", 0)
             if described["error_code"]:
-                raise BrokerUnavailableError(f"describing group {group!r} failed with error {described['error_code']}")
+                raise BrokerUnreachableError(f"describing group {group!r} failed with error {described['error_code']}")
             return GroupState(group, described["state"], len(described["members"]))
     return GroupState(group, "Dead", 0)
 
@@ -238,7 +227,7 @@ async def _committed(
     admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]
 ) -> dict[TopicPartition, int]:
     """Committed offsets of ``group``; partitions it never committed are absent."""
-    found = await _retrying(lambda: admin.list_consumer_group_offsets(group, partitions=partitions))
+    found = await with_backoff(lambda: admin.list_consumer_group_offsets(group, partitions=partitions))
     return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
 
 

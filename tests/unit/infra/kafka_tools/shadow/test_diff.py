@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from onex_host.infra.shadow.diff import DifferenceKind, FieldDifference, diff_fields
-from onex_host.infra.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.diff import DifferenceKind, FieldDifference, diff_fields
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
 
 NO_DEFAULTS = IgnoreRules.from_patterns([], include_defaults=False)
 

@@ -6,10 +6,10 @@ match rate), ``report`` (table or JSON), ``reader`` (the two response topics
 on Kafka), ``metrics`` (the ``--follow`` Prometheus export).
 """
 
-from onex_host.infra.shadow.comparator import ComparisonReport, Mismatch, Outcome, ReplyComparator
-from onex_host.infra.shadow.diff import DifferenceKind, FieldDifference, diff_fields
-from onex_host.infra.shadow.ignore import IgnoreRules
-from onex_host.infra.shadow.observed import ObservedReply, Side, decode_reply
+from onex_host.infra.kafka_tools.shadow.comparator import ComparisonReport, Mismatch, Outcome, ReplyComparator
+from onex_host.infra.kafka_tools.shadow.diff import DifferenceKind, FieldDifference, diff_fields
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.observed import ObservedReply, Side, decode_reply
 
 __all__ = [
     "ComparisonReport",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from onex_host.infra.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
 
 
 class DifferenceKind(StrEnum):

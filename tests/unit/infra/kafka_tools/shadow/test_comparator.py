@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from onex_host.infra.shadow.comparator import LatencySummary, Outcome, ReplyComparator
-from onex_host.infra.shadow.ignore import IgnoreRules
-from onex_host.infra.shadow.observed import ObservedReply, Side
+from onex_host.infra.kafka_tools.shadow.comparator import LatencySummary, Outcome, ReplyComparator
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.observed import ObservedReply, Side
 
 
 def reply(

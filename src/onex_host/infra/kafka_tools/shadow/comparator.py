@@ -34,9 +34,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from onex_host.infra.shadow.diff import FieldDifference, diff_fields
-from onex_host.infra.shadow.ignore import IgnoreRules
-from onex_host.infra.shadow.observed import ObservedReply, Side
+from onex_host.infra.kafka_tools.shadow.diff import FieldDifference, diff_fields
+from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
+from onex_host.infra.kafka_tools.shadow.observed import ObservedReply, Side
 
 DEFAULT_SAMPLE_LIMIT = 20
 RESOLVED_MEMORY = 200_000

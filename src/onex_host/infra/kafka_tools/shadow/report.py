@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from onex_host.infra.shadow.comparator import ComparisonReport, Outcome
-from onex_host.infra.shadow.observed import Side
+from onex_host.infra.kafka_tools.shadow.comparator import ComparisonReport, Outcome
+from onex_host.infra.kafka_tools.shadow.observed import Side
 
 _VALUE_WIDTH = 40
 

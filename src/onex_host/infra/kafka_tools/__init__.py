@@ -1,0 +1,28 @@
+"""The operator tools that work on a host's Kafka topics and groups, beside the host, never inside it.
+
+``topics`` (partitions of existing topics, never auto-creating one),
+``redrive`` (dead letters back to their origin), ``shadow`` (does the new host
+answer like the legacy deployment?) and ``handover`` (a consumer group's place
+in a topic, given to another group). They share one error hierarchy
+(``errors``: the CLI maps it to exit codes in one place, and aiokafka's
+exceptions enter it only through ``map_kafka_errors``) and one retry policy
+(``backoff``). Only the CLI uses them; the host does not import this package.
+"""
+
+from onex_host.infra.kafka_tools.errors import (
+    BadToolInputError,
+    BrokerUnreachableError,
+    KafkaToolError,
+    ToolRefusedError,
+    UnknownTopicError,
+    map_kafka_errors,
+)
+
+__all__ = [
+    "BadToolInputError",
+    "BrokerUnreachableError",
+    "KafkaToolError",
+    "ToolRefusedError",
+    "UnknownTopicError",
+    "map_kafka_errors",
+]
