@@ -172,7 +172,7 @@ async def _http(sizes: Sizes) -> dict[str, float]:
             }
         }
         async with (
-            hosted_node(EnumHandlerType.HTTP, {}, operations) as node,
+            hosted_node(EnumHandlerType.HTTP, {"allowed_hosts": ["127.0.0.1"]}, operations) as node,
             httpx.AsyncClient(timeout=30, trust_env=False, limits=httpx.Limits(max_connections=100)) as client,
         ):
             url = f"{base_url}/item"

@@ -170,7 +170,7 @@ async def test_redirects_are_followed_within_the_limit(http: HostedNode, server:
 
 
 async def test_too_many_redirects_is_an_error(server: TestServer) -> None:
-    async with hosted_node(EnumHandlerType.HTTP, {"max_redirects": 2}, REQUEST) as node:
+    async with hosted_node(EnumHandlerType.HTTP, {"max_redirects": 2, "allowed_hosts": ["127.0.0.1"]}, REQUEST) as node:
         reply = await node.call("request", {"url": str(server.make_url("/chain/3"))})
 
     assert reply.error_code is EnumErrorCode.UPSTREAM_ERROR
@@ -225,7 +225,9 @@ async def test_a_server_that_is_down_gives_an_unavailable_reply() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    async with hosted_node(EnumHandlerType.HTTP, {"timeout_seconds": 2}, REQUEST) as node:
+    async with hosted_node(
+        EnumHandlerType.HTTP, {"timeout_seconds": 2, "allowed_hosts": ["127.0.0.1"]}, REQUEST
+    ) as node:
         reply = await node.call("request", {"url": f"http://127.0.0.1:{port}/"})
         health = await node.health()
 
@@ -235,7 +237,7 @@ async def test_a_server_that_is_down_gives_an_unavailable_reply() -> None:
 
 async def test_a_contract_pinned_base_url_takes_a_relative_path_only(server: TestServer) -> None:
     operations = {"api": {"action": "request", "params": {"base_url": str(server.make_url("/")), "method": "GET"}}}
-    async with hosted_node(EnumHandlerType.HTTP, {}, operations) as node:
+    async with hosted_node(EnumHandlerType.HTTP, {"allowed_hosts": ["127.0.0.1"]}, operations) as node:
         ok = await node.call("api", {"path": "json"})
         absolute = await node.call("api", {"url": "http://example.invalid/"})
         traversal = await node.call("api", {"path": "../../etc/passwd"})

@@ -1,10 +1,12 @@
 """Which hosts an HTTP request may reach: the guard against server-side request forgery.
 
-Anyone who can write to the command topic can ask for any URL, so a host
-with ``allowed_hosts`` configured checks every URL, including every redirect
-hop, before a connection is made. Entries are host names or IP literals,
+Anyone who can write to the command topic can ask for any URL, so every URL,
+including every redirect hop, is checked before a connection is made, and a
+host is refused unless an entry names it: the default is to deny (the cloud
+metadata address included). Entries are host names or IP literals,
 optionally with ``:port``; ``*.example.com`` matches sub-domains of
-example.com (not example.com itself). Matching is on the name in the URL:
+example.com (not example.com itself); ``*`` alone allows every host and must
+be written out. Matching is on the name in the URL:
 resolve-time tricks (DNS rebinding) need a network-level egress policy too.
 """
 
@@ -30,9 +32,14 @@ class _HostRule:
         return host == self.host
 
 
+ANY_HOST = "*"
+
+
 def parse_host_rule(entry: str) -> _HostRule:
     """Parse one ``allowed_hosts`` entry; raises ``ValueError`` with the reason."""
     text = entry.strip().lower()
+    if text == ANY_HOST:
+        return _HostRule("", None, wildcard=True)
     port: int | None = None
     if text.startswith("["):  # [::1] or [::1]:8080
         host, _, rest = text[1:].partition("]")
@@ -57,17 +64,15 @@ def _parse_port(text: str, entry: str) -> int:
 
 
 class HostAllowlist:
-    """``None`` entries allow every host; an empty list allows none."""
+    """An empty list allows no host; an entry ``*`` allows every host."""
 
-    def __init__(self, entries: Iterable[str] | None) -> None:
-        self._rules = None if entries is None else tuple(parse_host_rule(e) for e in entries)
-
-    @property
-    def restricted(self) -> bool:
-        return self._rules is not None
+    def __init__(self, entries: Iterable[str]) -> None:
+        entries = list(entries)
+        self.allows_all = any(entry.strip() == ANY_HOST for entry in entries)
+        self._rules = tuple(parse_host_rule(e) for e in entries if e.strip() != ANY_HOST)
 
     def allows(self, url: httpx.URL) -> bool:
-        if self._rules is None:
+        if self.allows_all:
             return True
         port = url.port or (443 if url.scheme == "https" else 80)
         host = url.host.lower().rstrip(".")

@@ -11,8 +11,9 @@ from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_r
 @pytest.mark.parametrize(
     ("entries", "url", "allowed"),
     [
-        (None, "http://anything.example/", True),
+        (["*"], "http://anything.example/", True),
         ([], "http://anything.example/", False),
+        ([], "http://169.254.169.254/latest/meta-data/", False),
         (["api.example.com"], "https://API.example.com./x", True),
         (["api.example.com"], "https://api.example.com.evil.net/", False),
         (["api.example.com:8443"], "https://api.example.com:8443/", True),
@@ -26,16 +27,17 @@ from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_r
         (["[::1]"], "http://[::1]:9/", True),
     ],
 )
-def test_allows(entries: list[str] | None, url: str, allowed: bool) -> None:
+def test_allows(entries: list[str], url: str, allowed: bool) -> None:
     assert HostAllowlist(entries).allows(httpx.URL(url)) is allowed
 
 
-@pytest.mark.parametrize("entry", ["", "*", "a.*.com", "host:0", "host:99999", "host:http", "http://host/"])
+@pytest.mark.parametrize("entry", ["", "**", "*.", "a.*.com", "host:0", "host:99999", "host:http", "http://host/"])
 def test_invalid_entries_are_refused_with_the_reason(entry: str) -> None:
     with pytest.raises(ValueError, match=r"port|not a host"):
         parse_host_rule(entry)
 
 
-def test_restricted_says_whether_a_list_is_set() -> None:
-    assert not HostAllowlist(None).restricted
-    assert HostAllowlist([]).restricted
+def test_every_host_is_allowed_only_when_said_explicitly() -> None:
+    assert HostAllowlist(["*"]).allows_all
+    assert not HostAllowlist([]).allows_all
+    assert not HostAllowlist(["*.example.com"]).allows_all
