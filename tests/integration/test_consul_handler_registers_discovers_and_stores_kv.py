@@ -40,7 +40,9 @@ def prefix() -> str:
 @pytest.fixture
 async def consul(consul_service: Any) -> AsyncIterator[HostedNode]:
     async with hosted_node(
-        EnumHandlerType.CONSUL, {"url": consul_service.addr, "timeout_seconds": 3}, OPERATIONS
+        EnumHandlerType.CONSUL,
+        {"url": consul_service.addr, "timeout_seconds": 3, "allowed_check_hosts": ["127.0.0.1"]},
+        OPERATIONS,
     ) as node:
         yield node
 

@@ -6,6 +6,16 @@ health view and returns only instances whose checks pass. KV values travel
 as text when they are UTF-8 and as base64 otherwise (``value_encoding``
 says which); Consul's own base64 wire encoding never reaches the caller.
 A failed check-and-set is an error reply, not a silent ``false``.
+
+Two things a command could otherwise make the agent do are bounded here:
+
+* ``recurse`` reads or deletes the keys *below* ``key/``, whole segments:
+  Consul matches a recursive prefix as a string, so ``onex/infra`` would also
+  take ``onex/infra-admin/...``. Entries outside the allowed prefixes are
+  dropped from a read as well, in case the agent ever answers more.
+* an HTTP or TCP health check makes the agent connect wherever the check
+  says (a blind SSRF from the agent's network position), so check targets
+  must be in ``allowed_check_hosts`` (empty by default: TTL checks only).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.core.secrets import SecretText
+from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
 from onex_host.infra.handlers._httpx import HttpxHandler, status_failure
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
 from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
@@ -36,6 +47,18 @@ class ConsulHandlerConfig(HandlerConfigModel):
     allowed_key_prefixes: list[str] | None = Field(
         default=None, description="KV key prefixes this host may touch; unset allows all."
     )
+    allowed_check_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts an HTTP or TCP health check may target (as in the http handler's allowed_hosts); "
+        'empty allows TTL checks only, "*" every host.',
+    )
+
+    @field_validator("allowed_check_hosts")
+    @classmethod
+    def _valid_check_hosts(cls, hosts: list[str]) -> list[str]:
+        for entry in hosts:
+            parse_host_rule(entry)
+        return hosts
 
     @field_validator("allowed_key_prefixes")
     @classmethod
@@ -165,6 +188,7 @@ class ConsulHandler(HttpxHandler[ConsulHandlerConfig]):
         if request.port is not None:
             body["Port"] = request.port
         if request.check is not None:
+            self._check_target_allowed(request.check)
             body["Check"] = request.check.to_consul()
         await self._send("PUT", "/v1/agent/service/register", self._timeout(context), json=body)
         return {"service_id": service_id, "registered": True}
@@ -202,12 +226,19 @@ class ConsulHandler(HttpxHandler[ConsulHandlerConfig]):
     @action("kv_get", payload=KvGetPayload)
     async def _kv_get(self, request: KvGetPayload, context: OperationContext) -> dict[str, Any]:
         key = self._key(context, request.key)
-        params = self._query(recurse="true" if request.recurse else None)
-        response = await self._send("GET", _kv_path(key), self._timeout(context), params=params)
-        entries = [_kv_entry(raw) for raw in response.json()]
         if request.recurse:
+            folder = _folder(key)
+            params = self._query(recurse="true")
+            response = await self._send("GET", _kv_path(folder), self._timeout(context), params=params)
+            entries = [
+                _kv_entry(raw)
+                for raw in response.json()
+                if str(raw.get("Key", "")).startswith(folder)
+                and within_prefixes(str(raw["Key"]).rstrip("/"), self.config.allowed_key_prefixes)
+            ]
             return {"key": key, "entries": entries}
-        return entries[0]
+        response = await self._send("GET", _kv_path(key), self._timeout(context), params=self._query())
+        return _kv_entry(response.json()[0])
 
     @action("kv_put", payload=KvPutPayload)
     async def _kv_put(self, request: KvPutPayload, context: OperationContext) -> dict[str, Any]:
@@ -226,11 +257,17 @@ class ConsulHandler(HttpxHandler[ConsulHandlerConfig]):
 
     @action("kv_delete", payload=KvDeletePayload)
     async def _kv_delete(self, request: KvDeletePayload, context: OperationContext) -> dict[str, Any]:
-        """Delete a key (or a whole prefix with ``recurse``); deleting a missing key succeeds."""
+        """Delete a key (and, with ``recurse``, every key below ``key/``); deleting a missing key succeeds."""
         key = self._key(context, request.key)
-        params = self._query(recurse="true" if request.recurse else None, cas=request.cas)
+        params = self._query(cas=request.cas)
         response = await self._send("DELETE", _kv_path(key), self._timeout(context), params=params)
         _require_cas(response, key, request.cas)
+        if request.recurse:
+            folder = _folder(key)
+            response = await self._send(
+                "DELETE", _kv_path(folder), self._timeout(context), params=self._query(recurse="true")
+            )
+            _require_cas(response, folder, None)
         return {"key": key, "deleted": True}
 
     # -- internals ----------------------------------------------------------------------
@@ -243,6 +280,22 @@ class ConsulHandler(HttpxHandler[ConsulHandlerConfig]):
         if self.config.datacenter:
             query["dc"] = self.config.datacenter
         return query
+
+    def _check_target_allowed(self, check: HealthCheckSpec) -> None:
+        if check.http is not None:
+            field, target = "http", _url_or_none(check.http)
+        elif check.tcp is not None:
+            field, target = "tcp", _url_or_none(f"http://{check.tcp}")
+        else:
+            return
+        if target is None or target.scheme not in ("http", "https") or not target.host:
+            raise OperationError(EnumErrorCode.INVALID_PAYLOAD, f"payload.check.{field}: not a valid check target")
+        if not HostAllowlist(self.config.allowed_check_hosts).allows(target):
+            raise OperationError(
+                EnumErrorCode.FORBIDDEN,
+                f"payload.check.{field}: host {target.host!r} is not in the consul handler's allowed_check_hosts",
+                {"host": target.host},
+            )
 
     def _key(self, context: OperationContext, requested: str) -> str:
         try:
@@ -275,6 +328,18 @@ class ConsulHandler(HttpxHandler[ConsulHandlerConfig]):
         if response.is_error:
             raise status_failure(response, "Consul", response.text.strip()[:500])
         return response
+
+
+def _folder(key: str) -> str:
+    """The recursive prefix for ``key``: ``key/``, so only whole segments below it match."""
+    return key.rstrip("/") + "/"
+
+
+def _url_or_none(text: str) -> httpx.URL | None:
+    try:
+        return httpx.URL(text)
+    except httpx.InvalidURL:
+        return None
 
 
 def _kv_path(key: str) -> str:

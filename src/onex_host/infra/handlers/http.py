@@ -32,7 +32,6 @@ import json
 import re
 import zlib
 from typing import Any, Literal
-from urllib.parse import unquote
 
 import httpx
 from pydantic import Field, JsonValue, field_validator, model_validator
@@ -44,6 +43,7 @@ from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._decoding import ACCEPT_ENCODING, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
 from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
 from onex_host.infra.handlers._httpx import HttpxHandler
+from onex_host.infra.handlers._paths import fully_unquoted
 from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -282,7 +282,7 @@ def _target_url(payload: HttpRequestPayload, base_url: str | None) -> str:
             "payload.url: this operation's URL is fixed by the node contract; give path instead",
         )
     path = payload.path or ""
-    decoded = _fully_unquoted(path)
+    decoded = fully_unquoted(path)
     segments = decoded.replace("\\", "/").split("/")
     if (
         "://" in decoded
@@ -297,16 +297,6 @@ def _target_url(payload: HttpRequestPayload, base_url: str | None) -> str:
             "also when percent-encoded)",
         )
     return base_url.rstrip("/") + "/" + path.lstrip("/") if path else base_url
-
-
-def _fully_unquoted(text: str) -> str:
-    """Percent-decoding applied until nothing changes: a server may decode more than once."""
-    for _ in range(8):
-        decoded = unquote(text)
-        if decoded == text:
-            return decoded
-        text = decoded
-    return text
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
