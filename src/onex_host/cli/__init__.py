@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from onex_host.cli import dlq, offsets, run, send, shadow, validate
 from onex_host.cli._common import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from onex_host.core.errors import ContractError
+from onex_host.core.scrubbing import scrub
 from onex_host.infra.kafka_tools.errors import (
     BadToolInputError,
     BrokerUnreachableError,
@@ -55,13 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except ContractError as exc:
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {scrub(str(problem))}", file=sys.stderr)
         return EXIT_USAGE
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KafkaToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return tool_exit_code(exc)
     except KeyboardInterrupt:
         return 130

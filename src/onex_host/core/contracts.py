@@ -47,6 +47,8 @@ class ModelEventBusConfig(_Strict):
 
 
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+URL_PATH_PATTERN = r"^/[A-Za-z0-9._~/-]*$"
+"""An endpoint path: starts with '/', plain characters only (aiohttp refuses anything else at start-up)."""
 
 
 class ModelHealthEndpointConfig(_Strict):
@@ -59,7 +61,7 @@ class ModelHealthEndpointConfig(_Strict):
     enabled: bool = True
     bind: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    path: str = "/health"
+    path: str = Field(default="/health", pattern=URL_PATH_PATTERN)
     envelope_api: bool = True
     bearer_token: SecretText | None = Field(
         default=None, description="Required of POST /v1/envelopes as 'Authorization: Bearer <token>'."
@@ -79,7 +81,7 @@ class ModelMetricsEndpointConfig(_Strict):
     enabled: bool = True
     bind: str = "127.0.0.1"
     port: int = Field(default=9090, ge=0, le=65535)
-    path: str = "/metrics"
+    path: str = Field(default="/metrics", pattern=URL_PATH_PATTERN)
 
 
 class ModelNodeRef(_Strict):

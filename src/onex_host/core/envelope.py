@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
+from onex_host.core.scrubbing import scrub, scrub_value
 
 RUNTIME_HOST_SOURCE = "runtime_host"
 
@@ -113,4 +114,5 @@ class ModelOnexEnvelope(BaseModel):
     def reply_error(
         self, code: EnumErrorCode, message: str, details: dict[str, Any] | None = None
     ) -> ModelOnexEnvelope:
-        return self._reply(payload=details or {}, success=False, error=message, error_code=code)
+        """An error reply; its text and details pass the scrubber, since they often quote a client library."""
+        return self._reply(payload=scrub_value(details or {}), success=False, error=scrub(message), error_code=code)

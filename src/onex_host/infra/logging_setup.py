@@ -1,40 +1,25 @@
 """Process-wide logging: JSON lines off a TTY, readable text on one, secrets masked.
 
-Secret values (tokens, passwords) are registered once when configs are parsed;
-every formatted line is scrubbed of them as a last line of defence, in case a
-library echoes one back in an exception message.
+Every formatted line (tracebacks and ``extra`` fields included) goes through
+``onex_host.core.scrubbing.scrub``, the scrubber every output channel shares.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
 from typing import Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
+from onex_host.core.scrubbing import scrub
+
 LogFormat = Literal["auto", "json", "text"]
-MASK = "***"
-
-_secrets: set[str] = set()
-
-
-def register_secrets(values: Iterable[str]) -> None:
-    """Mask these values in every log line from now on (values shorter than 4 chars are ignored)."""
-    _secrets.update(v for v in values if len(v) >= 4)
-
-
-def redact(text: str) -> str:
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
 
 
 class _RedactingJsonFormatter(JsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return scrub(super().format(record))
 
 
 class _RedactingTextFormatter(logging.Formatter):
@@ -45,7 +30,7 @@ class _RedactingTextFormatter(logging.Formatter):
         extras = {k: v for k, v in vars(record).items() if k not in self._RESERVED and not k.startswith("_")}
         if extras:
             line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
-        return redact(line)
+        return scrub(line)
 
 
 def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:

@@ -20,9 +20,9 @@ from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
 from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth
+from onex_host.core.scrubbing import register_secrets, scrub_value
 from onex_host.infra.bus.factory import build_event_bus
 from onex_host.infra.http_api import EndpointOverrides, HttpEndpoints
-from onex_host.infra.logging_setup import register_secrets
 from onex_host.infra.metrics import HostMetrics
 from onex_host.infra.wiring import register_handlers
 from onex_host.runtime.node_runtime import NodeRuntime
@@ -44,14 +44,17 @@ class HostHealth:
     handlers: tuple[ModelHandlerHealth, ...]
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "live": self.live,
-            "ready": self.ready,
-            "bus": self.bus.model_dump(mode="json") if self.bus else None,
-            "handlers": {
-                h.handler_type.value: h.model_dump(mode="json", exclude={"handler_type"}) for h in self.handlers
-            },
-        }
+        """What /health and /health/ready show (unauthenticated): through the scrubber, like every output."""
+        return scrub_value(
+            {
+                "live": self.live,
+                "ready": self.ready,
+                "bus": self.bus.model_dump(mode="json") if self.bus else None,
+                "handlers": {
+                    h.handler_type.value: h.model_dump(mode="json", exclude={"handler_type"}) for h in self.handlers
+                },
+            }
+        )
 
 
 def _secret_values(configs: list[BaseModel], bearer_token: SecretStr | None) -> list[str]:

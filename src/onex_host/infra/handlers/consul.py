@@ -36,6 +36,7 @@ from onex_host.core.secrets import SecretText
 from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
 from onex_host.infra.handlers._httpx import HttpxHandler, status_failure
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
+from onex_host.infra.handlers._urls import http_url_problem
 from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 
@@ -52,6 +53,14 @@ class ConsulHandlerConfig(HandlerConfigModel):
         description="Hosts an HTTP or TCP health check may target (as in the http handler's allowed_hosts); "
         'empty allows TTL checks only, "*" every host.',
     )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        problem = http_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
     @field_validator("allowed_check_hosts")
     @classmethod

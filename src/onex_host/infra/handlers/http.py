@@ -44,6 +44,7 @@ from onex_host.infra.handlers._decoding import ACCEPT_ENCODING, BodyTooLarge, Bo
 from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
 from onex_host.infra.handlers._httpx import HttpxHandler
 from onex_host.infra.handlers._paths import fully_unquoted
+from onex_host.infra.handlers._urls import http_url_problem
 from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -309,13 +310,7 @@ def _safe_url(url: httpx.URL) -> str:
 
 
 def _is_http_url(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL:
-        return False
-    return url.scheme in ("http", "https") and bool(url.host)
+    return isinstance(value, str) and http_url_problem(value) is None
 
 
 def _raw_body(payload: HttpRequestPayload) -> bytes | None:

@@ -32,6 +32,7 @@ from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.core.secrets import SecretText
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
+from onex_host.infra.handlers._urls import http_url_problem
 from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 T = TypeVar("T")
@@ -48,6 +49,14 @@ class VaultHandlerConfig(HandlerConfigModel):
     timeout_seconds: float = Field(default=10.0, gt=0)
     max_workers: int = Field(default=4, ge=1, le=64, description="Threads running hvac calls.")
     verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        problem = http_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
     @field_validator("namespace")
     @classmethod
@@ -244,9 +253,9 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
 
     def translate_error(self, exc: Exception) -> OperationError | None:
         if isinstance(exc, hvac.exceptions.InvalidPath):
-            return OperationError(EnumErrorCode.NOT_FOUND, self._scrub(f"no secret there: {exc}"))
+            return OperationError(EnumErrorCode.NOT_FOUND, f"no secret there: {exc}")
         if isinstance(exc, hvac.exceptions.Forbidden | hvac.exceptions.Unauthorized):
-            return OperationError(EnumErrorCode.FORBIDDEN, self._scrub(f"Vault refused the request: {exc}"))
+            return OperationError(EnumErrorCode.FORBIDDEN, f"Vault refused the request: {exc}")
         if isinstance(
             exc,
             hvac.exceptions.VaultDown
@@ -254,21 +263,13 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
             | hvac.exceptions.BadGateway
             | hvac.exceptions.RateLimitExceeded,
         ):
-            return OperationError(EnumErrorCode.UPSTREAM_UNAVAILABLE, self._scrub(f"Vault is not serving: {exc}"))
+            return OperationError(EnumErrorCode.UPSTREAM_UNAVAILABLE, f"Vault is not serving: {exc}")
         if isinstance(exc, hvac.exceptions.VaultError):
-            return OperationError(EnumErrorCode.UPSTREAM_ERROR, self._scrub(f"Vault error: {exc}"))
+            return OperationError(EnumErrorCode.UPSTREAM_ERROR, f"Vault error: {exc}")
         if isinstance(exc, requests.Timeout):
             return OperationError(EnumErrorCode.TIMEOUT, "Vault did not answer in time")
         if isinstance(exc, requests.RequestException):
             return OperationError(
-                EnumErrorCode.UPSTREAM_UNAVAILABLE, self._scrub(f"Vault is unreachable: {type(exc).__name__}: {exc}")
+                EnumErrorCode.UPSTREAM_UNAVAILABLE, f"Vault is unreachable: {type(exc).__name__}: {exc}"
             )
         return None
-
-    def describe_failure(self, exc: BaseException) -> str:
-        return self._scrub(super().describe_failure(exc))
-
-    def _scrub(self, text: str) -> str:
-        """Defence in depth: no message leaves this handler with the token in it."""
-        token = self._config.token.get_secret_value()
-        return text.replace(token, "***") if token else text

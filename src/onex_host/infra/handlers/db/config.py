@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from onex_host.core.secrets import SecretText
+from onex_host.infra.handlers._urls import postgres_dsn_problem
 from onex_host.infra.handlers.base import HandlerConfigModel
 
 
@@ -24,6 +25,14 @@ class DbHandlerConfig(HandlerConfigModel):
     allow_raw_sql: bool = Field(
         default=False, description="Accept SQL text in payloads of operations declaring raw_sql. Dev hosts only."
     )
+
+    @field_validator("dsn")
+    @classmethod
+    def _libpq_uri(cls, dsn: SecretStr | None) -> SecretStr | None:
+        problem = None if dsn is None else postgres_dsn_problem(dsn.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return dsn
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> DbHandlerConfig:

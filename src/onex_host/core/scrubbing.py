@@ -1,0 +1,98 @@
+"""The one scrubber every output channel goes through: secrets out, in every spelling.
+
+The host's secrets (handler tokens and passwords, the envelope API token,
+Kafka SASL and TLS key passwords) are registered once, when configs are
+parsed. Whatever leaves the host as text (log lines, error replies, health
+output, dead-letter headers, ``shadow-diff`` output, CLI errors) is passed
+through ``scrub``, which masks each registered secret as it would appear:
+
+* plain, and as ``repr`` writes it inside quotes (backslashes, quotes and
+  control characters escaped);
+* JSON-escaped (what a JSON log line or reply body holds);
+* URL-encoded (``quote`` and ``quote_plus``: a token in a query string);
+
+and, whether registered or not, the password part of any URL with userinfo
+(``postgresql://user:PASSWORD@host``), since a DSN is the secret most often
+echoed back by a client library's error message.
+
+It is a last line of defence: code still must not put secrets into
+messages; this catches what a library does behind its back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any, TypeVar, cast
+from urllib.parse import quote, quote_plus
+
+T = TypeVar("T")
+
+MASK = "***"
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not masked: masking "ab" everywhere would garble every line and hide nothing."""
+
+_USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)([^\s@]+)@")
+
+_lock = threading.Lock()
+_forms: tuple[str, ...] = ()
+
+
+def _spellings(secret: str) -> set[str]:
+    return {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Mask these values, in every spelling, in everything ``scrub`` sees from now on."""
+    global _forms
+    new = {form for value in values if len(value) >= MIN_SECRET_LENGTH for form in _spellings(value)}
+    with _lock:
+        # Longest first, so a secret that contains another is masked whole.
+        _forms = tuple(sorted(set(_forms) | new, key=len, reverse=True))
+
+
+def forget_secrets() -> None:
+    """For tests: start again with no registered secret."""
+    global _forms
+    with _lock:
+        _forms = ()
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered secret and every URL password masked."""
+    for form in _forms:
+        if form in text:
+            text = text.replace(form, MASK)
+    if "://" in text:
+        text = _USERINFO_PASSWORD.sub(lambda match: match.group(1) + MASK + "@", text)
+    return text
+
+
+def scrub_value(value: T) -> T:
+    """``scrub`` applied to every string in a JSON-like value (keys included); the shape is unchanged."""
+    return cast(T, _scrub_any(value))
+
+
+def _scrub_any(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(k) if isinstance(k, str) else k: _scrub_any(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_any(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub_any(item) for item in value)
+    return value
+
+
+def has_secrets() -> bool:
+    return bool(_forms)
