@@ -21,7 +21,7 @@ from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
 from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth
-from onex_host.infra.bus.factory import build_event_bus
+from onex_host.infra.bus.factory import build_event_bus, parse_event_bus_config
 from onex_host.infra.http_api import EndpointOverrides, HttpEndpoints
 from onex_host.infra.logging_setup import register_secrets
 from onex_host.infra.metrics import HostMetrics
@@ -65,7 +65,9 @@ class RuntimeHostProcess:
     def __init__(self, host: LoadedHost, overrides: EndpointOverrides | None = None) -> None:
         contract = host.contract
         self.host = host
-        self.mode = str(contract.event_bus.config.get("mode", "primary"))
+        # Parsed even when the bus is disabled: its mode still makes an HTTP-only host a shadow one.
+        bus_config = parse_event_bus_config(contract.event_bus, source=str(host.path))
+        self.mode = bus_config.mode
         self.metrics = HostMetrics(mode=self.mode)
         self._inflight = self.metrics.inflight.labels(self.mode)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
@@ -75,10 +77,7 @@ class RuntimeHostProcess:
         self.bus: ProtocolEventBus | None = None
         if contract.event_bus.enabled:
             self.bus = build_event_bus(
-                contract.event_bus,
-                max_concurrent=contract.max_concurrent_operations,
-                metrics=self.metrics,
-                source=str(host.path),
+                bus_config, max_concurrent=contract.max_concurrent_operations, metrics=self.metrics
             )
         overrides = overrides or EndpointOverrides()
         exposure = contract.health_endpoint.api_exposure_problem(overrides.bind or contract.health_endpoint.bind)
