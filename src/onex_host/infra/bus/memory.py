@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+
 from pydantic import Field
 
 from onex_host.core.envelope import ModelOnexEnvelope

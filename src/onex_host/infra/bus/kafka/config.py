@@ -14,9 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from onex_host.infra.bus.base import BusConfig, BusMode
-
-__all__ = ["BusMode", "KafkaBusConfig", "KafkaRetryPolicy", "KafkaSaslConfig", "KafkaTlsConfig"]
+from onex_host.infra.bus.base import BusConfig
 
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
