@@ -63,7 +63,7 @@ async def test_commands_with_the_same_key_are_answered_in_order(kafka_service: K
         await runtime.shutdown()
 
 
-async def test_health_is_live_and_ready_only_with_an_assignment(kafka_service: KafkaEndpoint) -> None:
+async def test_health_is_live_and_ready_once_joined_and_reports_the_assignment(kafka_service: KafkaEndpoint) -> None:
     config = bus_config(kafka_service.bootstrap, unique_prefix("health"))
     await bus_topics(config)
     runtime = await echo_runtime("echo")
@@ -77,7 +77,35 @@ async def test_health_is_live_and_ready_only_with_an_assignment(kafka_service: K
         health = bus.health()
         assert health.live is True
         assert health.details["assigned_partitions"] == [f"{config.command_topic}[{p}]" for p in range(3)]
+        assert health.details["assigned_partition_count"] == 3
     finally:
         await bus.stop(timeout_seconds=10)
         await runtime.shutdown()
     assert bus.health().ready is False
+
+
+async def test_a_member_beyond_the_partition_count_is_ready_with_no_partitions(kafka_service: KafkaEndpoint) -> None:
+    """More replicas than partitions: the one left without a partition is joined, so Ready (issue 13)."""
+    config = bus_config(kafka_service.bootstrap, unique_prefix("spare"))
+    await bus_topics(config, partitions=1)
+    runtime = await echo_runtime("echo")
+    buses = [KafkaEventBus(config, max_concurrent=2, metrics=HostMetrics()) for _ in range(2)]
+    try:
+        for bus in buses:
+            await bus.start(runtime.route_envelope)
+
+        def settled() -> bool:
+            counts = sorted(b.health().details["assigned_partition_count"] for b in buses)
+            return counts == [0, 1] and all(b.health().ready for b in buses)
+
+        async with asyncio.timeout(30):
+            while not settled():
+                await asyncio.sleep(0.05)
+        spare = next(b for b in buses if b.health().details["assigned_partition_count"] == 0)
+        health = spare.health()
+        assert (health.live, health.ready, health.details["joined"]) == (True, True, True)
+        assert health.details["assigned_partitions"] == []
+    finally:
+        for bus in buses:
+            await bus.stop(timeout_seconds=10)
+        await runtime.shutdown()

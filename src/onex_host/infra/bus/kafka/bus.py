@@ -66,6 +66,7 @@ class KafkaEventBus:
         self._stopping = False
         self._stopped = asyncio.Event()
         self._last_poll = 0.0
+        self._joined = False
 
     @property
     def mode(self) -> BusMode:
@@ -211,18 +212,22 @@ class KafkaEventBus:
     async def _on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         owned = [tp for tp in revoked if tp in self._dispatcher.partitions]
         if not owned:
+            self._joined = False  # rejoining: nothing to consume until the assignment arrives
             return
         started = time.monotonic()
         await self._dispatcher.revoke(owned, self.config.revoke_drain_timeout_seconds)
         await self._committer.commit(set(owned), within=self.config.request_timeout_ms / 1000)
         self._dispatcher.release(owned)
         self._committer.forget(owned)
+        self._joined = False
         logger.info(
             "partitions revoked",
             extra={"partitions": _names(owned), "seconds": round(time.monotonic() - started, 3)},
         )
 
     def _on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Called after every join, with an empty set too: a member beyond the partition count is still joined."""
+        self._joined = True
         for tp in assigned:
             if tp not in self._dispatcher.partitions:
                 self._dispatcher.assign(tp)
@@ -231,18 +236,26 @@ class KafkaEventBus:
     # -- health ---------------------------------------------------------------------------------
 
     def health(self) -> ModelBusHealth:
-        """Live: the consume loop polled within ``liveness_timeout_seconds``. Ready: live and assigned."""
+        """Live: the consume loop polled within ``liveness_timeout_seconds``. Ready: live and joined to the group.
+
+        Ready does not require partitions: with more replicas than partitions
+        some members hold none, and a rollout must still see them Ready (they
+        take over partitions at the next rebalance). The assignment is reported
+        in the details instead.
+        """
         running = self._loop_task is not None and not self._loop_task.done()
         live = running and time.monotonic() - self._last_poll < self.config.liveness_timeout_seconds
         assigned = self._dispatcher.partitions
         return ModelBusHealth(
             bus_type="kafka",
             live=live,
-            ready=live and bool(assigned) and not self._stopping,
+            ready=live and self._joined and not self._stopping,
             details={
                 "mode": self.config.mode,
                 "consumer_group": self.config.effective_consumer_group,
                 "command_topic": self.config.command_topic,
+                "joined": self._joined,
+                "assigned_partition_count": len(assigned),
                 "assigned_partitions": _names(assigned),
                 "inflight": self._dispatcher.accepted,
                 "max_inflight": self._dispatcher.capacity,
