@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -80,8 +81,10 @@ class _OwnershipLostError(Exception):
 class KafkaSender:
     """The bus's one producer, and delivery of replies and dead letters through it."""
 
-    def __init__(self, config: KafkaBusConfig) -> None:
+    def __init__(self, config: KafkaBusConfig, build_producer: Callable[[], AIOKafkaProducer] | None = None) -> None:
+        """``build_producer`` is the seam for tests that script broker errors; default: ``clients.new_producer``."""
         self._config = config
+        self._build_producer = build_producer or (lambda: new_producer(config))
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -171,7 +174,7 @@ class KafkaSender:
     async def _ensure_producer(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                self._producer = await start_client(lambda: new_producer(self._config), self._config, "producer")
+                self._producer = await start_client(self._build_producer, self._config, "producer")
             return self._producer
 
     async def _replace_producer(self, broken: AIOKafkaProducer) -> None:
