@@ -31,12 +31,11 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import ConsumerStoppedError, KafkaError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.operation import ModelBusHealth
 from onex_host.infra.bus.base import BusMode
-from onex_host.infra.bus.kafka.clients import backoff, new_consumer, start_client, stop_within
+from onex_host.infra.bus.kafka.clients import new_consumer, retry_after_failure, start_client, stop_within
 from onex_host.infra.bus.kafka.codec import InboundRecord
 from onex_host.infra.bus.kafka.committer import OffsetCommitter
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
@@ -138,15 +137,21 @@ class KafkaEventBus:
         consumer = self._consumer
         assert consumer is not None
 
-        def log_retry(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
+        def log_retry(error: BaseException | None) -> None:
             logger.warning("kafka poll failed; retrying", extra={"error": repr(error)})
 
-        # A fresh retry state per poll: the pause after an error grows only while polls keep failing.
-        polling = AsyncRetrying(retry=retry_if_exception_type(KafkaError), wait=backoff(), before_sleep=log_retry)
+        def worth_retrying(error: BaseException) -> bool:
+            return isinstance(error, KafkaError)
+
         while True:
             try:
-                await polling(self._poll_once, consumer)
+                try:
+                    await self._poll_once(consumer)
+                except KafkaError as exc:
+                    # Keep polling with growing pauses until a poll succeeds; the next failure starts short again.
+                    await retry_after_failure(
+                        lambda: self._poll_once(consumer), exc, worth_retrying=worth_retrying, log=log_retry
+                    )
             except ConsumerStoppedError:
                 return
 

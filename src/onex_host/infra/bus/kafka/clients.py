@@ -4,8 +4,8 @@ The consumer and producer settings live here, beside each other, because
 they are one design: manual commits with ``read_committed`` on one side,
 idempotent ``acks=all`` on the other, is what makes the bus at-least-once.
 Every Kafka wait in the bus (connecting, polling after an error, producing
-until acknowledged) backs off with ``backoff``, so the pauses are the same
-everywhere and tuned in one place.
+until acknowledged) backs off with ``backoff`` through tenacity, so the
+pauses are the same everywhere and tuned in one place.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from typing import Any, Protocol, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
-from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_before_delay
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_before_delay,
+)
 from tenacity.wait import wait_base, wait_exponential
 
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
@@ -41,11 +48,41 @@ class StartableClient(Protocol):
 
 
 ClientT = TypeVar("ClientT", bound=StartableClient)
+T = TypeVar("T")
 
 
 def backoff(start: float = 0.2, cap: float = 5.0) -> wait_base:
     """Pauses that double from ``start`` up to ``cap``: short for a blip, bounded for an outage."""
     return wait_exponential(multiplier=start, min=start, max=cap)
+
+
+async def retry_after_failure(
+    call: Callable[[], Awaitable[T]],
+    failure: BaseException,
+    *,
+    worth_retrying: Callable[[BaseException], bool],
+    log: Callable[[BaseException | None], None],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    start: float = 0.2,
+    cap: float = 5.0,
+) -> T:
+    """Wait out ``failure`` of the caller's first ``call``: pause, call again, each pause twice the last up to ``cap``.
+
+    Ends when ``call`` returns, or raises what ``worth_retrying`` refuses (or
+    ``sleep`` raises, to give up early). The first attempt is the caller's, made
+    without a retry state: building one costs ~20 µs, and the hot paths
+    (every reply, every poll) almost never fail.
+    """
+    log(failure)
+    await sleep(start)
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(worth_retrying),
+        wait=backoff(start * 2, cap),
+        sleep=sleep,
+        before_sleep=lambda state: log(state.outcome.exception() if state.outcome else None),
+        reraise=True,
+    )
+    return await retrying(call)
 
 
 def new_consumer(config: KafkaBusConfig, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:

@@ -6,7 +6,7 @@ and everything that can go wrong producing one record, and reports the end
 as a ``SendResult`` instead of raising into the dispatcher, so the caller
 decides what an undelivered record means for its offset.
 
-* Broker outages and retriable errors are waited out with ``clients.backoff``
+* Broker outages and retriable errors are waited out with ``clients.retry_after_failure``
   for as long as the partition is owned: the record stays uncommitted
   meanwhile, so nothing is lost if this host dies waiting.
 * A non-retriable error (e.g. OutOfOrderSequenceNumber after a broker
@@ -27,10 +27,9 @@ from enum import StrEnum
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from onex_host.core.enums import EnumErrorCode
-from onex_host.infra.bus.kafka.clients import backoff, new_producer, start_client, stop_within
+from onex_host.infra.bus.kafka.clients import new_producer, retry_after_failure, start_client, stop_within
 from onex_host.infra.bus.kafka.codec import DeadLetterRecord
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.bus.kafka.dispatcher import Ownership
@@ -135,8 +134,7 @@ class KafkaSender:
             if not await ownership.sleep(seconds):
                 raise _OwnershipLostError
 
-        def log_retry(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
+        def log_retry(error: BaseException | None) -> None:
             logger.warning("kafka produce failed; retrying", extra={"topic": topic, "error": repr(error)})
 
         async def send_once() -> None:
@@ -150,17 +148,15 @@ class KafkaSender:
                     await self._replace_producer(producer)
                 raise
 
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(
-                lambda e: isinstance(e, KafkaError) and not isinstance(e, MessageSizeTooLargeError)
-            ),
-            wait=backoff(),
-            sleep=sleep_while_owned,
-            before_sleep=log_retry,
-            reraise=True,
-        )
         try:
-            await retrying(send_once)
+            try:
+                await send_once()
+            except Exception as exc:
+                if not _worth_retrying(exc):
+                    raise
+                await retry_after_failure(
+                    send_once, exc, worth_retrying=_worth_retrying, log=log_retry, sleep=sleep_while_owned
+                )
         except _OwnershipLostError:
             return SendResult(SendFailure.OWNERSHIP_LOST)
         except MessageSizeTooLargeError as exc:
