@@ -21,7 +21,7 @@ from onex_host.core.errors import ContractError, ContractProblem
 from onex_host.core.file_registry import LoadedHost
 from onex_host.core.operation import ModelBusHealth, ModelHandlerHealth
 from onex_host.core.scrubbing import register_secrets, scrub_value
-from onex_host.infra.bus.factory import build_event_bus
+from onex_host.infra.bus.factory import build_event_bus, parse_event_bus_config
 from onex_host.infra.http_api import EndpointOverrides, HttpEndpoints
 from onex_host.infra.metrics import HostMetrics
 from onex_host.infra.wiring import register_handlers
@@ -57,22 +57,35 @@ class HostHealth:
         )
 
 
-def _secret_values(configs: list[BaseModel], bearer_token: SecretStr | None) -> list[str]:
-    """Secret values of the parsed handler configs and the API token, so logs can mask them."""
-    secrets = [v.get_secret_value() for config in configs for v in vars(config).values() if isinstance(v, SecretStr)]
-    return [*secrets, bearer_token.get_secret_value()] if bearer_token else secrets
+def secret_values(*configs: BaseModel | SecretStr | None) -> list[str]:
+    """Every ``SecretStr`` value in parsed configs, nested models and lists included, for the scrubber."""
+    found: list[str] = []
+    pending: list[object] = list(configs)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            pending.extend(vars(value).values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+    return found
 
 
 class RuntimeHostProcess:
     def __init__(self, host: LoadedHost, overrides: EndpointOverrides | None = None) -> None:
         contract = host.contract
         self.host = host
-        self.mode = str(contract.event_bus.config.get("mode", "primary"))
+        # Parsed even when the bus is disabled: its mode still makes an HTTP-only host a shadow one.
+        bus_config = parse_event_bus_config(contract.event_bus, source=str(host.path))
+        self.mode = bus_config.mode
         self.metrics = HostMetrics(mode=self.mode)
         self._inflight = self.metrics.inflight.labels(self.mode)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
         handler_configs = register_handlers(self.runtime, contract, str(host.path))
-        register_secrets(_secret_values(handler_configs, contract.health_endpoint.bearer_token))
+        register_secrets(secret_values(*handler_configs, bus_config, contract.health_endpoint.bearer_token))
         self.runtime.add_nodes(host.nodes)
         self._declared_operations = {
             slug: frozenset(node.contract.operations) for slug, node in self.runtime.nodes.items()
@@ -81,10 +94,7 @@ class RuntimeHostProcess:
         self.bus: ProtocolEventBus | None = None
         if contract.event_bus.enabled:
             self.bus = build_event_bus(
-                contract.event_bus,
-                max_concurrent=contract.max_concurrent_operations,
-                metrics=self.metrics,
-                source=str(host.path),
+                bus_config, max_concurrent=contract.max_concurrent_operations, metrics=self.metrics
             )
         overrides = overrides or EndpointOverrides()
         exposure = contract.health_endpoint.api_exposure_problem(overrides.bind or contract.health_endpoint.bind)

@@ -22,7 +22,9 @@ class ProtocolEventBus(Protocol):
       not the runtime, owns that loop.
     * Every delivered envelope's reply is published (to the request's
       ``metadata.reply_to`` when set, else the bus's response destination)
-      before the envelope counts as done.
+      before the envelope counts as done. A bus in shadow mode ignores
+      ``reply_to``, which belongs to the primary deployment, and always
+      answers on its own response destination.
     * ``stop`` stops taking new envelopes, waits for in-flight ones up to
       ``timeout_seconds``, records progress, and disconnects. Idempotent.
     """

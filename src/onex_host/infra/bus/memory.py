@@ -10,12 +10,12 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.operation import ModelBusHealth
+from onex_host.infra.bus.base import BusConfig, BusMode, reply_destination
 from onex_host.spi.event_bus import EnvelopeCallback
 
 logger = logging.getLogger(__name__)
@@ -24,11 +24,8 @@ COMMANDS = "commands"
 REPLIES = "replies"
 
 
-class MemoryBusConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MemoryBusConfig(BusConfig):
     queue_size: int = Field(default=1000, ge=1)
-    mode: Literal["primary", "shadow"] = "primary"
 
 
 class MemoryEventBus:
@@ -36,10 +33,13 @@ class MemoryEventBus:
 
     ``publish`` to the command destination enqueues a command (waiting while
     the queue is full: backpressure, not unbounded buffering); replies are
-    kept per destination and can be awaited with ``next_reply``.
+    kept per destination and can be awaited with ``next_reply``. In shadow
+    mode every reply goes to ``REPLIES``, whatever the request's ``reply_to``
+    says, exactly as the Kafka bus does.
     """
 
-    def __init__(self, max_concurrent: int = 100, queue_size: int = 1000) -> None:
+    def __init__(self, max_concurrent: int = 100, queue_size: int = 1000, mode: BusMode = "primary") -> None:
+        self.mode: BusMode = mode
         self._commands: asyncio.Queue[ModelOnexEnvelope] = asyncio.Queue(maxsize=queue_size)
         self._replies: defaultdict[str, asyncio.Queue[ModelOnexEnvelope]] = defaultdict(asyncio.Queue)
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -70,8 +70,7 @@ class MemoryEventBus:
         assert self._on_envelope is not None
         try:
             reply = await self._on_envelope(envelope)
-            reply_to = envelope.metadata.get("reply_to")
-            await self.publish(reply, reply_to if isinstance(reply_to, str) else REPLIES)
+            await self.publish(reply, reply_destination(envelope, mode=self.mode, default=REPLIES))
         except Exception:
             logger.exception("memory bus delivery failed", extra={"correlation_id": str(envelope.correlation_id)})
         finally:
@@ -117,5 +116,5 @@ class MemoryEventBus:
             bus_type="memory",
             live=running or not self._stopping,
             ready=running and not self._stopping,
-            details={"queued": self._commands.qsize(), "inflight": len(self._inflight)},
+            details={"mode": self.mode, "queued": self._commands.qsize(), "inflight": len(self._inflight)},
         )

@@ -1,38 +1,14 @@
+"""Memory-bus behaviour beyond the shared suite (tests/contract/bus)."""
+
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 
 from onex_host.core.envelope import ModelOnexEnvelope
-from onex_host.infra.bus.memory import REPLIES, MemoryEventBus
-from tests.support.bus_suite import EventBusSuite
+from onex_host.infra.bus.memory import MemoryEventBus
 from tests.support.factories import command
-
-
-@dataclass
-class MemoryHarness:
-    bus: MemoryEventBus
-    max_concurrent: int
-
-    async def send(self, envelope: ModelOnexEnvelope) -> None:
-        await self.bus.publish(envelope)
-
-    async def next_reply(self, destination: str | None = None) -> ModelOnexEnvelope:
-        return await self.bus.next_reply(destination or REPLIES)
-
-    def reply_destination(self, name: str) -> str:
-        return name
-
-
-class TestMemoryEventBus(EventBusSuite):
-    @pytest.fixture
-    async def bus_harness(self) -> AsyncIterator[MemoryHarness]:
-        bus = MemoryEventBus(max_concurrent=3)
-        yield MemoryHarness(bus, 3)
-        await bus.stop(timeout_seconds=5)
 
 
 async def test_a_stopped_bus_refuses_new_commands() -> None:

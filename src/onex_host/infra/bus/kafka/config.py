@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-BusMode = Literal["primary", "shadow"]
+from onex_host.infra.bus.base import BusConfig
+
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
@@ -89,7 +90,7 @@ class KafkaSaslConfig(_Strict):
     password: SecretStr
 
 
-class KafkaBusConfig(_Strict):
+class KafkaBusConfig(BusConfig):
     """The Kafka event bus of one host.
 
     ``mode: shadow`` is for running beside a legacy deployment: the host then
@@ -107,7 +108,7 @@ class KafkaBusConfig(_Strict):
     dead_letter_topic: str | None = Field(default=None, min_length=1, description="Default: <command_topic>.dlq")
     client_id: str = Field(default="onex-host", min_length=1)
 
-    mode: BusMode = "primary"
+    # ``mode`` comes from ``BusConfig``.
     shadow_consumer_group: str | None = Field(default=None, min_length=1)
     shadow_response_topic: str | None = Field(default=None, min_length=1)
 

@@ -94,6 +94,11 @@ class OffsetTracker(Generic[PartitionT]):
     def release(self, partition: PartitionT) -> None:
         self._partitions.pop(partition, None)
 
+    @property
+    def partitions(self) -> list[PartitionT]:
+        """A snapshot: callers may await while iterating it."""
+        return list(self._partitions)
+
     def get(self, partition: PartitionT) -> PartitionOffsets | None:
         return self._partitions.get(partition)
 

@@ -1,7 +1,9 @@
 """One behavioural suite every ``ProtocolEventBus`` passes, memory and Kafka alike.
 
-Subclass ``EventBusSuite`` in the bus's own test module and provide the
-``bus_harness`` fixture; a new bus gets every check here for free.
+Written once, FastStream's way (``tests/brokers/base``): a test class is this
+suite mixed with one bus's configuration, which provides two fixtures,
+``bus_harness`` (a primary-mode bus) and ``shadow_bus_harness`` (the same
+bus in shadow mode). A new bus gets every check here for free.
 """
 
 from __future__ import annotations
@@ -13,25 +15,35 @@ from typing import Protocol
 import pytest
 
 from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.infra.bus.base import BusMode
 from onex_host.runtime.node_runtime import NodeRuntime
 from onex_host.spi.event_bus import ProtocolEventBus
 from tests.support.factories import command, echo_runtime
 
 
+class ModedBus(ProtocolEventBus, Protocol):
+    @property
+    def mode(self) -> BusMode: ...
+
+
 class BusHarness(Protocol):
     """How the suite drives one bus: send a command, read a reply from a destination."""
 
-    bus: ProtocolEventBus
+    bus: ModedBus
     max_concurrent: int
 
     async def send(self, envelope: ModelOnexEnvelope) -> None: ...
 
-    async def next_reply(self, destination: str | None = None) -> ModelOnexEnvelope: ...
+    async def next_reply(self, destination: str | None = None) -> ModelOnexEnvelope:
+        """The next reply on ``destination``; ``None``: the bus's own response destination for its mode."""
+        ...
 
     def reply_destination(self, name: str) -> str: ...
 
 
 REPLY_TIMEOUT_S = 20.0
+SILENCE_S = 1.0
+"""How long a destination must stay empty to count as never written: well above a local broker's produce latency."""
 
 
 class EventBusSuite:
@@ -41,8 +53,10 @@ class EventBusSuite:
         yield runtime
         await runtime.shutdown()
 
-    async def _reply(self, harness: BusHarness, destination: str | None = None) -> ModelOnexEnvelope:
-        async with asyncio.timeout(REPLY_TIMEOUT_S):
+    async def _reply(
+        self, harness: BusHarness, destination: str | None = None, timeout: float = REPLY_TIMEOUT_S
+    ) -> ModelOnexEnvelope:
+        async with asyncio.timeout(timeout):
             return await harness.next_reply(destination)
 
     async def test_a_command_is_routed_and_its_reply_published(
@@ -66,6 +80,21 @@ class EventBusSuite:
         await bus_harness.send(request)
         reply = await self._reply(bus_harness, destination)
         assert reply.correlation_id == request.correlation_id
+
+    async def test_a_shadow_bus_never_replies_to_reply_to_only_to_its_own_destination(
+        self, shadow_bus_harness: BusHarness, runtime: NodeRuntime
+    ) -> None:
+        # reply_to names the primary deployment's caller: a shadow answering there would answer twice.
+        harness = shadow_bus_harness
+        assert harness.bus.mode == "shadow"
+        await harness.bus.start(runtime.route_envelope)
+        private = harness.reply_destination("private-replies")
+        request = command(metadata={"reply_to": private})
+        await harness.send(request)
+        reply = await self._reply(harness)
+        assert reply.correlation_id == request.correlation_id
+        with pytest.raises(TimeoutError):
+            await self._reply(harness, private, timeout=SILENCE_S)
 
     async def test_routing_errors_are_replied_not_dropped(self, bus_harness: BusHarness, runtime: NodeRuntime) -> None:
         await bus_harness.bus.start(runtime.route_envelope)
@@ -111,3 +140,4 @@ class EventBusSuite:
         health = bus_harness.bus.health()
         assert health.live is True
         assert health.ready is True
+        assert health.details["mode"] == bus_harness.bus.mode == "primary"

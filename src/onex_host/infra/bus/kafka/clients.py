@@ -1,0 +1,162 @@
+"""Building, starting and stopping the aiokafka clients, and the one backoff every retry here uses.
+
+The consumer and producer settings live here, beside each other, because
+they are one design: manual commits with ``read_committed`` on one side,
+idempotent ``acks=all`` on the other, is what makes the bus at-least-once.
+Every Kafka wait in the bus (connecting, polling after an error, producing
+until acknowledged) backs off with ``backoff`` through tenacity, so the
+pauses are the same everywhere and tuned in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_before_delay,
+)
+from tenacity.wait import wait_base, wait_exponential
+
+from onex_host.infra.bus.kafka.config import KafkaBusConfig
+
+logger = logging.getLogger(__name__)
+
+REQUEST_HEADROOM_BYTES = 64 * 1024
+"""Room for the record batch framing above the largest record the bus may produce."""
+
+
+class KafkaUnavailableError(ConnectionError):
+    """The brokers could not be reached within ``startup_timeout_seconds``."""
+
+
+class StartableClient(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=StartableClient)
+T = TypeVar("T")
+
+
+def backoff(start: float = 0.2, cap: float = 5.0) -> wait_base:
+    """Pauses that double from ``start`` up to ``cap``: short for a blip, bounded for an outage."""
+    return wait_exponential(multiplier=start, min=start, max=cap)
+
+
+async def retry_after_failure(
+    call: Callable[[], Awaitable[T]],
+    failure: BaseException,
+    *,
+    worth_retrying: Callable[[BaseException], bool],
+    log: Callable[[BaseException | None], None],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    start: float = 0.2,
+    cap: float = 5.0,
+) -> T:
+    """Wait out ``failure`` of the caller's first ``call``: pause, call again, each pause twice the last up to ``cap``.
+
+    Ends when ``call`` returns, or raises what ``worth_retrying`` refuses (or
+    ``sleep`` raises, to give up early). The first attempt is the caller's, made
+    without a retry state: building one costs ~20 µs, and the hot paths
+    (every reply, every poll) almost never fail.
+    """
+    log(failure)
+    await sleep(start)
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(worth_retrying),
+        wait=backoff(start * 2, cap),
+        sleep=sleep,
+        before_sleep=lambda state: log(state.outcome.exception() if state.outcome else None),
+        reraise=True,
+    )
+    return await retrying(call)
+
+
+def new_consumer(config: KafkaBusConfig, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        **config.client_settings(),
+        group_id=config.effective_consumer_group,
+        enable_auto_commit=False,
+        auto_offset_reset=config.auto_offset_reset,
+        max_poll_interval_ms=config.max_poll_interval_ms,
+        session_timeout_ms=config.session_timeout_ms,
+        heartbeat_interval_ms=config.heartbeat_interval_ms,
+        rebalance_timeout_ms=config.max_poll_interval_ms,
+        isolation_level="read_committed",
+    )
+    consumer.subscribe([config.command_topic], listener=listener)
+    return consumer
+
+
+def new_producer(config: KafkaBusConfig) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        **config.client_settings(),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        # Replies are ~1 KiB and up to max_concurrent_operations await their ack at
+        # once; aiokafka's 16 KiB default batch makes most of them queue for a drain.
+        max_batch_size=config.producer_batch_bytes,
+        max_request_size=max(config.max_message_bytes, 1_048_576) + REQUEST_HEADROOM_BYTES,
+    )
+
+
+async def start_client(build: Callable[[], ClientT], config: KafkaBusConfig, what: str) -> ClientT:
+    """Start a fresh client per attempt until it connects; ``KafkaUnavailableError`` after ``startup_timeout_seconds``.
+
+    A fresh client each time because an aiokafka client whose ``start`` failed
+    cannot be started again.
+    """
+
+    async def attempt() -> ClientT:
+        client = build()
+        try:
+            await client.start()
+        except KafkaError:
+            with contextlib.suppress(Exception):
+                await client.stop()
+            raise
+        return client
+
+    def log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.warning("kafka %s not connected yet; retrying", what, extra={"error": repr(error)})
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(KafkaError),
+        wait=backoff(start=0.5),
+        stop=stop_before_delay(config.startup_timeout_seconds),
+        before_sleep=log_retry,
+    )
+    try:
+        return await retrying(attempt)
+    except RetryError as exc:
+        servers = ",".join(config.bootstrap_servers)
+        raise KafkaUnavailableError(
+            f"kafka {what} could not connect to {servers} within {config.startup_timeout_seconds:g}s: "
+            f"{exc.last_attempt.exception()}"
+        ) from None
+
+
+async def stop_within(step: Awaitable[Any], within: float, what: str) -> None:
+    """Await a client's shutdown step for at most ``within`` seconds; a failure is logged, never raised.
+
+    Shutdown must go on to the next client whatever this one does.
+    """
+    try:
+        await asyncio.wait_for(step, within)
+    except (TimeoutError, KafkaError) as exc:
+        logger.warning("kafka bus %s did not finish cleanly", what, extra={"error": repr(exc)})

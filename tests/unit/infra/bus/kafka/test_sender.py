@@ -1,0 +1,112 @@
+"""The sender reports how a delivery ended instead of raising: scripted producer errors, no broker.
+
+The real-broker side of the same paths (broker restarts, oversized records)
+is covered by tests/integration/test_kafka_*; here each error class is
+forced at the producer seam so every branch runs deterministically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError
+
+from onex_host.core.enums import EnumErrorCode
+from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.infra.bus.kafka.codec import DeadLetterReason, InboundRecord, dead_letter
+from onex_host.infra.bus.kafka.dispatcher import Ownership
+from onex_host.infra.bus.kafka.outcome import PublishReply
+from onex_host.infra.bus.kafka.sender import DELIVERED, HEADER_VALUE_DROPPED, KafkaSender, SendFailure
+from tests.support.factories import command
+from tests.support.kafka_bus import bus_config
+from tests.support.kafka_doubles import Producers, failing, too_large_when
+
+
+def sender(producers: Producers, **overrides: Any) -> KafkaSender:
+    return KafkaSender(bus_config("127.0.0.1:1", "t.sender", **overrides), build_producer=producers)
+
+
+def publish(request: ModelOnexEnvelope | None = None, **payload: Any) -> PublishReply:
+    request = request or command()
+    return PublishReply(request, request.reply_success(payload or {"ok": True}), "replies")
+
+
+async def test_a_retriable_error_is_waited_out_on_the_same_producer() -> None:
+    producers = Producers(failing(KafkaConnectionError(), KafkaConnectionError()))
+    result = await sender(producers).send_reply(publish(), Ownership())
+    assert result == DELIVERED
+    assert len(producers.built) == 1
+    assert [topic for topic, *_ in producers.delivered] == ["replies"]
+
+
+async def test_a_non_retriable_error_replaces_the_producer_once_and_the_record_is_delivered() -> None:
+    producers = Producers(failing(KafkaError()))
+    result = await sender(producers).send_reply(publish(), Ownership())
+    assert result.delivered
+    assert len(producers.built) == 2
+    assert producers.built[0].stopped is True
+    assert producers.built[0].sent == []
+    assert len(producers.built[1].sent) == 1
+
+
+async def test_losing_ownership_while_waiting_ends_the_send_undelivered() -> None:
+    producers = Producers(lambda _t, _k, _v: KafkaConnectionError())  # brokers never come back
+    ownership = Ownership()
+    send = asyncio.create_task(sender(producers).send_reply(publish(), ownership))
+    await asyncio.sleep(0.05)
+    ownership.lose()
+    async with asyncio.timeout(2):
+        result = await send
+    assert result.failure is SendFailure.OWNERSHIP_LOST
+    assert producers.delivered == []
+
+
+async def test_a_reply_too_large_for_its_topic_becomes_an_error_reply() -> None:
+    big = publish(blob="x" * 5000)
+    producers = Producers(too_large_when(lambda value: value is not None and len(value) > 4000))
+    result = await sender(producers).send_reply(big, Ownership())
+    assert result.delivered
+    [(topic, key, value, _headers)] = producers.delivered
+    assert (topic, key) == ("replies", str(big.reply.correlation_id).encode())
+    assert value is not None
+    replacement = ModelOnexEnvelope.from_wire(value)
+    assert (replacement.success, replacement.error_code) == (False, EnumErrorCode.INTERNAL_ERROR)
+    assert "too large for topic 'replies'" in (replacement.error or "")
+    assert replacement.correlation_id == big.request.correlation_id
+
+
+async def test_a_reply_whose_fallback_is_too_large_too_is_reported_not_raised() -> None:
+    producers = Producers(too_large_when(lambda _value: True))
+    result = await sender(producers).send_reply(publish(), Ownership())
+    assert result.failure is SendFailure.TOO_LARGE
+    assert isinstance(result.error, MessageSizeTooLargeError)
+
+
+async def test_a_dead_letter_too_large_keeps_its_headers_and_records_the_dropped_size() -> None:
+    record = InboundRecord(topic="cmd", partition=0, offset=7, key=b"k", value=b"v" * 3000)
+    letter = dead_letter(record, DeadLetterReason.OVERSIZED, "too big", attempts=0)
+    producers = Producers(too_large_when(lambda value: value is not None))
+    producer_sender = sender(producers)
+    result = await producer_sender.send_dead_letter(letter, Ownership())
+    assert result.delivered
+    [(topic, key, value, headers)] = producers.delivered
+    assert (topic, key, value) == ("t.sender.cmd.dlq", b"k", None)
+    assert dict(headers)[HEADER_VALUE_DROPPED] == b"3000"
+    assert dict(headers)["onex.dlq.reason"] == b"oversized"
+
+
+async def test_a_reply_that_cannot_be_serialised_is_reported_as_unexpected() -> None:
+    request = command()
+    unserialisable = PublishReply(request, request.reply_success({"value": object()}), "replies")
+    producers = Producers(failing())
+    result = await sender(producers).send_reply(unserialisable, Ownership())
+    assert result.failure is SendFailure.UNEXPECTED
+    assert producers.delivered == []
+
+
+async def test_a_producer_that_cannot_be_restarted_is_reported_unavailable() -> None:
+    producers = Producers(failing(KafkaError()), start_errors=[None, KafkaConnectionError()])
+    result = await sender(producers, startup_timeout_seconds=0.1).send_reply(publish(), Ownership())
+    assert result.failure is SendFailure.PRODUCER_UNAVAILABLE
+    assert "could not connect" in str(result.error)
