@@ -26,7 +26,6 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, quote_plus
 
 T = TypeVar("T")
 
@@ -40,14 +39,34 @@ _lock = threading.Lock()
 _forms: tuple[str, ...] = ()
 
 
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _percent_encoded(secret: str, *, plus_for_space: bool) -> str:
+    """RFC 3986 percent-encoding of every byte but the unreserved ones (``urllib.parse.quote(s, safe="")``).
+
+    Written out because ``core`` imports no networking module, ``urllib`` included.
+    """
+    out = []
+    for byte in secret.encode("utf-8"):
+        if byte in _UNRESERVED:
+            out.append(chr(byte))
+        elif byte == 0x20 and plus_for_space:
+            out.append("+")
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
+
+
 def _spellings(secret: str) -> set[str]:
     return {
         secret,
         repr(secret)[1:-1],
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
+        _percent_encoded(secret, plus_for_space=False),
+        _percent_encoded(secret, plus_for_space=True),
+        _percent_encoded(secret, plus_for_space=False).lower(),
     }
 
 
