@@ -8,6 +8,7 @@ application's dependencies.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,40 @@ class Readiness:
 
 
 @dataclass(frozen=True)
+class ImageContract:
+    """What an image of the runtime host promises its runners (``runtime_host.image_contract``).
+
+    flake.nix's image and the local build of scripts/docker/images.sh both
+    honour it; the image's ports, default arguments and contract path are the
+    service's own ``ports``, ``args`` and ``env``.
+    """
+
+    entrypoint: tuple[str, ...]
+    user: str
+    uid: int
+    gid: int
+    contracts_dir: str
+    read_only_root: bool
+    env: Mapping[str, str]
+
+    def dockerfile_lines(self, service: Service) -> str:
+        """The Dockerfile instructions that give a local build this contract (appended to its Dockerfile)."""
+        environment = {**service.env, **self.env, "PATH": "/app/bin:/usr/local/bin:/usr/bin:/bin"}
+        return "\n".join(
+            [
+                f"RUN groupadd --gid {self.gid} {self.user}"
+                f" && useradd --uid {self.uid} --gid {self.gid} --no-create-home --home-dir /var/empty"
+                f" --shell /bin/false {self.user}",
+                *(f"ENV {name}={json.dumps(value)}" for name, value in environment.items()),
+                f"USER {self.uid}:{self.gid}",
+                "EXPOSE " + " ".join(f"{port}/tcp" for port in service.ports.values()),
+                f"ENTRYPOINT {json.dumps(['/app/bin/' + self.entrypoint[0], *self.entrypoint[1:]])}",
+                f"CMD {json.dumps(list(service.args))}",
+            ]
+        )
+
+
+@dataclass(frozen=True)
 class Service:
     key: str
     alias: str
@@ -53,6 +88,7 @@ class Service:
     args: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     secret_env: tuple[str, ...] = ()
+    image_contract: ImageContract | None = None
 
     @property
     def primary_port(self) -> int:
@@ -136,6 +172,24 @@ def _probe(raw: Any, ports: Mapping[str, int], where: str) -> Readiness:
     return Readiness(http=HttpProbe(path=str(http.get("path", "/")), port=ports[port_name]))
 
 
+def _image_contract(raw: Any, where: str) -> ImageContract | None:
+    if raw is None:
+        return None
+    spec = _mapping(raw, where)
+    try:
+        return ImageContract(
+            entrypoint=_sequence(spec.get("entrypoint"), f"{where}.entrypoint"),
+            user=str(spec["user"]),
+            uid=int(spec["uid"]),
+            gid=int(spec["gid"]),
+            contracts_dir=str(spec["contracts_dir"]),
+            read_only_root=bool(spec.get("read_only_root", False)),
+            env=_strings(spec.get("env"), f"{where}.env"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TopologyError(f"{SERVICES_FILE}: {where}: missing or malformed {exc}") from None
+
+
 def _service(key: str, raw: Any) -> Service:
     where = f"services.{key}"
     spec = _mapping(raw, where)
@@ -161,6 +215,7 @@ def _service(key: str, raw: Any) -> Service:
         args=_sequence(spec.get("args"), f"{where}.args"),
         depends_on=_sequence(spec.get("depends_on"), f"{where}.depends_on"),
         secret_env=_sequence(spec.get("secret_env"), f"{where}.secret_env"),
+        image_contract=_image_contract(spec.get("image_contract"), f"{where}.image_contract"),
     )
 
 

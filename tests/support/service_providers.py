@@ -1,8 +1,13 @@
 """For each service, the three ways of getting one, in the order the fixtures try them.
 
 1. the environment (``ONEX_TEST_*``: how the Dagger pipeline hands its services over);
-2. a testcontainers container of the ``deploy/services.yaml`` image, when Docker answers;
-3. a native process from :mod:`tests.support.native` (installed by ``make services``).
+2. a native process from :mod:`tests.support.native` (installed by ``make services``): fast to
+   start, and what most of the suite runs against;
+3. a testcontainers container of the service's image (:mod:`tests.support.images`: the
+   ``deploy/services.yaml`` image or its local build), when Docker answers and nothing is installed.
+
+``*_CONTAINER_PROVIDERS`` hold the container provider alone: the smoke set in
+tests/integration/containers goes through it on every ``make test``.
 
 An endpoint named by the environment is probed once; when it does not answer
 the run fails (:class:`ServiceMisconfigured`) rather than quietly testing
@@ -158,8 +163,11 @@ def describe_postgres(endpoint: PostgresEndpoint) -> str:
 
 POSTGRES_PROVIDERS: list[Provider[PostgresEndpoint]] = [
     Provider("environment", postgres_from_environment),
-    Provider("testcontainers", postgres_from_container),
     Provider("native", postgres_native),
+    Provider("testcontainers", postgres_from_container),
+]
+POSTGRES_CONTAINER_PROVIDERS: list[Provider[PostgresEndpoint]] = [
+    Provider("testcontainers", postgres_from_container),
 ]
 
 
@@ -194,8 +202,11 @@ def vault_native(stack: ExitStack) -> VaultEndpoint:
 
 VAULT_PROVIDERS: list[Provider[VaultEndpoint]] = [
     Provider("environment", vault_from_environment),
-    Provider("testcontainers", vault_from_container),
     Provider("native", vault_native),
+    Provider("testcontainers", vault_from_container),
+]
+VAULT_CONTAINER_PROVIDERS: list[Provider[VaultEndpoint]] = [
+    Provider("testcontainers", vault_from_container),
 ]
 
 
@@ -219,8 +230,11 @@ def consul_native(stack: ExitStack) -> ConsulEndpoint:
 
 CONSUL_PROVIDERS: list[Provider[ConsulEndpoint]] = [
     Provider("environment", consul_from_environment),
-    Provider("testcontainers", consul_from_container),
     Provider("native", consul_native),
+    Provider("testcontainers", consul_from_container),
+]
+CONSUL_CONTAINER_PROVIDERS: list[Provider[ConsulEndpoint]] = [
+    Provider("testcontainers", consul_from_container),
 ]
 
 
@@ -247,6 +261,9 @@ def kafka_native(stack: ExitStack) -> KafkaEndpoint:
 
 KAFKA_PROVIDERS: list[Provider[KafkaEndpoint]] = [
     Provider("environment", kafka_from_environment),
-    Provider("testcontainers", kafka_from_container),
     Provider("native", kafka_native),
+    Provider("testcontainers", kafka_from_container),
+]
+KAFKA_CONTAINER_PROVIDERS: list[Provider[KafkaEndpoint]] = [
+    Provider("testcontainers", kafka_from_container),
 ]
