@@ -64,6 +64,7 @@ def _spellings(secret: str) -> set[str]:
         repr(secret)[1:-1],
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(json.dumps(secret)[1:-1])[1:-1],  # JSON quoted inside JSON: an upstream's error, quoted
         _percent_encoded(secret, plus_for_space=False),
         _percent_encoded(secret, plus_for_space=True),
         _percent_encoded(secret, plus_for_space=False).lower(),
