@@ -14,15 +14,13 @@ unknown fields refuses them instead.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.appliance.tooling import explain, run_tool, unavailable
+from tests.appliance.tooling import explain, go_tool, run_tool
 
 # Argo CD's newest release whose module the installed Go toolchain accepts (v3.6 needs Go 1.27).
 ARGO_CD = ("github.com/argoproj/argo-cd/v3", "v3.5.7")
@@ -32,26 +30,15 @@ CRD_FILES: dict[tuple[str, str], tuple[tuple[str, str], str]] = {
     ("argoproj.io/v1alpha1", "AppProject"): (ARGO_CD, "manifests/crds/appproject-crd.yaml"),
     ("keda.sh/v1alpha1", "ScaledObject"): (KEDA, "config/crd/bases/keda.sh_scaledobjects.yaml"),
 }
-GO_HINT = "install Go (https://go.dev/dl; this machine image has /usr/local/go)"
-
-
-def _go(config: pytest.Config) -> str:
-    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
-    if found is None:
-        unavailable(config, f"go is not on PATH: {GO_HINT}")
-    return found
 
 
 def module_directory(config: pytest.Config, module: tuple[str, str]) -> Path:
     """The module's source tree in the Go module cache (downloaded once through the proxy)."""
     path, version = module
-    environment = {key: value for key, value in os.environ.items() if key.startswith(("GO", "HOME", "PATH"))}
-    environment.setdefault("HOME", "/tmp")
-    environment["GOTOOLCHAIN"] = "local"
-    result = run_tool([_go(config), "mod", "download", "-json", f"{path}@{version}"], env=environment, timeout=600)
+    go, environment = go_tool(config)
+    result = run_tool([go, "mod", "download", "-json", f"{path}@{version}"], env=environment, timeout=600)
     assert result.returncode == 0, explain(result)
-    directory = Path(json.loads(result.stdout)["Dir"])
-    return directory
+    return Path(json.loads(result.stdout)["Dir"])
 
 
 def refuse_unknown_fields(schema: dict[str, Any]) -> dict[str, Any]:

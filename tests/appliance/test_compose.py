@@ -10,8 +10,6 @@ Debian has no Compose v2 package for bookworm; its docker-compose 1.29 runs too.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 import yaml
 from ci.service_topology import Topology
 
-from tests.appliance.tooling import REPOSITORY, debian_tool, explain, run_tool, unavailable
+from tests.appliance.tooling import REPOSITORY, debian_tool, explain, go_tool, run_tool
 
 pytestmark = pytest.mark.appliance
 
@@ -29,23 +27,16 @@ ENV_EXAMPLE = Path("deploy/compose/.env.example")
 PROJECT = "onex"
 # Services that run to completion before the host starts; every other one is long-running.
 ONE_SHOT = {"migrate"}
-GO_HINT = "install Go (https://go.dev/dl; this machine image has /usr/local/go)"
 
 
 @pytest.fixture(scope="session")
 def compose_v2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """tests/appliance/compose_v2 built into a binary: Compose v2's loader, offline after the first build."""
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
-    if go is None:
-        unavailable(request.config, f"go is not on PATH: {GO_HINT}")
+    go, environment = go_tool(request.config)
     binary = tmp_path_factory.mktemp("compose-v2") / "compose-v2-config"
-    environment = {key: value for key, value in os.environ.items() if key.startswith(("GO", "HOME", "PATH"))}
-    environment.setdefault("HOME", "/tmp")
-    environment["GOTOOLCHAIN"] = "local"
-    environment["GOFLAGS"] = "-mod=readonly"
     result = run_tool(
-        [go, "build", "-o", str(binary), "."],
-        cwd=REPOSITORY / "tests/appliance/compose_v2",
+        [go, "build", "-mod=readonly", "-o", str(binary), "."],
+        cwd=REPOSITORY / "tests" / "appliance" / "compose_v2",
         env=environment,
         timeout=600,
     )
