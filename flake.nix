@@ -166,7 +166,7 @@
       checks = forAllSystems (system: {
         pytest-unit = mkCheck system "pytest-unit" "pytest tests/unit -q -p no:cacheprovider";
         mypy = mkCheck system "mypy" "mypy src";
-        ruff = mkCheck system "ruff" "ruff check src tests && ruff format --check src tests";
+        ruff = mkCheck system "ruff" "ruff check src tests ci bench && ruff format --check src tests ci bench";
       });
 
       devShells = forAllSystems (

@@ -37,18 +37,19 @@ in
     devShell = workspace.deps.all;
   };
 
-  # What the `nix flake check` derivations copy: the checks run from this tree alone.
+  # What the `nix flake check` derivations copy: the checks run from this tree alone
+  # (tests/unit imports bench/ and reads deploy/services.yaml, the compose .env.example
+  # and contracts/; ruff also covers ci/), and nothing else would rebuild them.
   checkFileset = lib.fileset.unions [
     (root + "/pyproject.toml")
     (root + "/uv.lock")
-    (root + "/README.md")
     (root + "/src")
     (root + "/tests")
     (root + "/bench")
     (root + "/ci")
     (root + "/contracts")
-    (root + "/deploy")
-    (root + "/migrations")
+    (root + "/deploy/services.yaml")
+    (root + "/deploy/compose/.env.example")
   ];
 
   # The dev shell's editable build of onex-host: hatchling reads pyproject.toml and

@@ -78,9 +78,27 @@ def flake_lock() -> dict[str, Any]:
     return lock
 
 
-def copy_files(files: list[str], root: Path, into: Path) -> None:
-    """Copy the listed files (absolute paths under ``root``) into ``into``, keeping their relative paths."""
+def git_tracked(root: Path) -> set[Path] | None:
+    """The files git tracks under ``root``, or None outside a git checkout."""
+    result = run_tool(["git", "ls-files", "-z"], cwd=root)
+    if result.returncode != 0:
+        return None
+    return {Path(name) for name in result.stdout.split("\0") if name}
+
+
+def copy_files(files: list[str], root: Path, into: Path) -> list[Path]:
+    """Copy the listed files (absolute paths under ``root``) into ``into``, keeping their relative paths.
+
+    A flake's source is the git-tracked files only, so in a checkout an untracked file
+    (a stray cache, a test not yet added) is left out as the flake would leave it out.
+    """
+    tracked = git_tracked(root)
+    copied: list[Path] = []
     for name in files:
         relative = Path(name).relative_to(root)
+        if tracked is not None and relative not in tracked:
+            continue
         (into / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(name, into / relative)
+        copied.append(relative)
+    return copied
