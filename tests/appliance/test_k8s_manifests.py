@@ -404,3 +404,17 @@ def test_configmap_carries_every_contract_the_runtime_contract_names(overlay_ren
     runtime = yaml.safe_load((REPOSITORY / "contracts" / "runtime" / "infra_runtime_host.yaml").read_text())
     named = {Path(node["contract_path"]).name for node in runtime.get("nodes", [])}
     assert named <= keys, f"node contracts missing from deploy/k8s/base: {sorted(named - keys)}"
+
+
+def test_the_docs_create_each_namespace_before_they_put_a_secret_in_it() -> None:
+    namespace_files = {
+        yaml.safe_load(path.read_text(encoding="utf-8"))["metadata"]["name"]: str(path.relative_to(REPOSITORY))
+        for path in (K8S_DIR / "overlays").glob("*/namespace.yaml")
+    }
+    assert set(namespace_files) == {"onex", "onex-shadow"}
+    for doc in ("docs/appliance.md", "docs/migration.md"):
+        text = (REPOSITORY / doc).read_text(encoding="utf-8")
+        for match in re.finditer(r"kubectl -n (\S+) create secret", text):
+            namespace = match.group(1)
+            created = text.find(namespace_files[namespace])
+            assert 0 <= created < match.start(), f"{doc}: `{match.group(0)}` before {namespace_files[namespace]}"
