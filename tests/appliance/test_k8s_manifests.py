@@ -418,3 +418,13 @@ def test_the_docs_create_each_namespace_before_they_put_a_secret_in_it() -> None
             namespace = match.group(1)
             created = text.find(namespace_files[namespace])
             assert 0 <= created < match.start(), f"{doc}: `{match.group(0)}` before {namespace_files[namespace]}"
+
+
+def test_readiness_is_documented_as_joined_and_able_to_consume_not_holding_partitions() -> None:
+    """A replica beyond the partition count holds none; if Ready required one, a surge rollout would stall."""
+    deployment = (K8S_DIR / "base" / "deployment.yaml").read_text(encoding="utf-8")
+    assert "joined the consumer group and able to consume" in deployment
+    for doc in ("docs/appliance.md", "docs/migration.md"):
+        text = " ".join((REPOSITORY / doc).read_text(encoding="utf-8").split())
+        assert not re.search(r"ready\W[^.]{0,80}(has|holds) its partitions", text, re.IGNORECASE), doc
+        assert "joined" in text, doc
