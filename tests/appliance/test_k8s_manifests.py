@@ -428,3 +428,11 @@ def test_readiness_is_documented_as_joined_and_able_to_consume_not_holding_parti
         text = " ".join((REPOSITORY / doc).read_text(encoding="utf-8").split())
         assert not re.search(r"ready\W[^.]{0,80}(has|holds) its partitions", text, re.IGNORECASE), doc
         assert "joined" in text, doc
+
+
+def test_gitops_ci_validates_the_shipped_contract_without_secrets(request: pytest.FixtureRequest) -> None:
+    """`onex-host validate --allow-unset` on the copy the base ships, with an empty environment."""
+    shipped = K8S_DIR / "base" / "contracts" / "runtime" / "infra_runtime_host.yaml"
+    result = run_tool([venv_tool(request.config, "onex-host"), "validate", "--allow-unset", str(shipped)], env={})
+    assert result.returncode == 0, explain(result)
+    assert result.stdout.splitlines()[-1].startswith(f"ok: {shipped} (infra_runtime_host: 3 nodes;"), explain(result)

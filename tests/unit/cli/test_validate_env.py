@@ -146,9 +146,3 @@ def test_quotes_and_export_are_read_as_compose_reads_them(tmp_path: Path, capsys
     path.write_text("\n".join(lines) + "\n")
     assert main(["validate", "--env-file", str(path), str(PRODUCTION)]) == 0
     capsys.readouterr()
-
-
-def test_gitops_ci_validates_the_contract_copy_the_k8s_base_ships(capsys: pytest.CaptureFixture[str]) -> None:
-    shipped = REPOSITORY / "deploy" / "k8s" / "base" / "contracts" / "runtime" / "infra_runtime_host.yaml"
-    assert main(["validate", "--allow-unset", str(shipped)]) == 0
-    assert capsys.readouterr().out.splitlines()[-1].startswith(f"ok: {shipped} (infra_runtime_host: 3 nodes;")
