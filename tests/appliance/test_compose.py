@@ -35,7 +35,7 @@ def compose_v2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     go, environment = go_tool(request.config)
     binary = tmp_path_factory.mktemp("compose-v2") / "compose-v2-config"
     result = run_tool(
-        [go, "build", "-mod=readonly", "-o", str(binary), "."],
+        [go, "build", "-mod=readonly", "-buildvcs=false", "-o", str(binary), "."],
         cwd=REPOSITORY / "tests" / "appliance" / "compose_v2",
         env=environment,
         timeout=600,
