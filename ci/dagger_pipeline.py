@@ -9,7 +9,7 @@ through the ``ONEX_TEST_*`` endpoint variables instead of starting their own.
     dagger call test                 # unit + integration against real services
     dagger call build export --path=onex-host.tar
     dagger call e2e                  # the built image, driven from outside
-    dagger call publish --registry=ghcr.io/onex --username=me --token=env:GHCR_TOKEN
+    dagger call publish --registry=ghcr.io/onex --username=me --token=env:GHCR_TOKEN --commit=$(git rev-parse HEAD)
 """
 
 from __future__ import annotations
