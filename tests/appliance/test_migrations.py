@@ -17,8 +17,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from onex_host.core import EnumHandlerType, ModelOnexEnvelope, NodeRuntime, load_host
+from onex_host.core import EnumHandlerType, ModelOnexEnvelope, load_host
 from onex_host.infra.wiring import register_handlers
+from onex_host.runtime import NodeRuntime
 from tests.appliance.tooling import REPOSITORY, debian_tool, explain, run_tool
 
 pytestmark = [pytest.mark.appliance, pytest.mark.postgres]
