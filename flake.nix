@@ -1,8 +1,9 @@
 {
   description = "ONEX Runtime Host: the application, its OCI image, a dev shell and the quality gates, all from uv.lock";
 
-  # Every input follows this one nixpkgs, so the first `nix flake lock` pins a
-  # single nixpkgs and nothing is evaluated twice.
+  # Every input follows this one nixpkgs, so flake.lock pins a single nixpkgs and
+  # nothing is evaluated twice. flake.lock is committed; `nix flake update`
+  # refreshes every input (docs/appliance.md).
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
 
@@ -46,10 +47,15 @@
       project = (lib.importTOML ./pyproject.toml).project;
       imageSpec = import ./nix/image.nix;
 
-      # The same lock `make venv` and the Dagger pipeline install from.
-      workspace = uv2nix.lib.workspace.loadWorkspace { workspaceRoot = ./.; };
-      overlay = workspace.mkPyprojectOverlay { sourcePreference = "wheel"; };
-      editableOverlay = workspace.mkEditablePyprojectOverlay { root = "$REPO_ROOT"; };
+      # The same lock `make venv` and the Dagger pipeline install from. Everything
+      # uv2nix decides (the lock, the overlay, which groups each output gets, which
+      # files the checks and the editable build see) is in nix/workspace.nix, which
+      # tests/appliance evaluates offline with nix-instantiate.
+      onex = import ./nix/workspace.nix {
+        inherit lib uv2nix;
+        root = ./.;
+      };
+      inherit (onex) overlay editableOverlay;
 
       pythonSets = forAllSystems (
         system:
@@ -66,21 +72,14 @@
       );
 
       # Runtime dependencies only: no dev, appliance or bench group in the image.
-      runtimeEnv = system: pythonSets.${system}.mkVirtualEnv "onex-host-env" workspace.deps.default;
-      # The package plus its dev group (pytest, mypy, ruff...), for the checks.
-      checkEnv = system: pythonSets.${system}.mkVirtualEnv "onex-host-check-env" { onex-host = [ "dev" ]; };
+      runtimeEnv = system: pythonSets.${system}.mkVirtualEnv "onex-host-env" onex.deps.image;
+      # The package plus the groups the checks import (dev: pytest, mypy, ruff; bench: matplotlib).
+      checkEnv = system: pythonSets.${system}.mkVirtualEnv "onex-host-check-env" onex.deps.checks;
 
       # The sources the checks need, and nothing that would rebuild them needlessly.
       checkSource = lib.fileset.toSource {
         root = ./.;
-        fileset = lib.fileset.unions [
-          ./pyproject.toml
-          ./uv.lock
-          ./src
-          ./tests
-          ./contracts
-          ./deploy/services.yaml
-        ];
+        fileset = onex.checkFileset;
       };
 
       mkCheck =
@@ -167,7 +166,7 @@
       checks = forAllSystems (system: {
         pytest-unit = mkCheck system "pytest-unit" "pytest tests/unit -q -p no:cacheprovider";
         mypy = mkCheck system "mypy" "mypy src";
-        ruff = mkCheck system "ruff" "ruff check src tests && ruff format --check src tests";
+        ruff = mkCheck system "ruff" "ruff check src tests ci bench && ruff format --check src tests ci bench";
       });
 
       devShells = forAllSystems (
@@ -182,11 +181,7 @@
                 onex-host = prev.onex-host.overrideAttrs (old: {
                   src = lib.fileset.toSource {
                     root = old.src;
-                    fileset = lib.fileset.unions [
-                      (old.src + "/pyproject.toml")
-                      (old.src + "/README.md")
-                      (old.src + "/src/onex_host/__init__.py")
-                    ];
+                    fileset = onex.editableFileset old.src;
                   };
                   nativeBuildInputs = old.nativeBuildInputs ++ final.resolveBuildSystem { editables = [ ]; };
                 });
@@ -194,7 +189,7 @@
             ]
           );
           # Every dependency group, as `make venv` installs them.
-          venv = editableSet.mkVirtualEnv "onex-host-dev-env" workspace.deps.all;
+          venv = editableSet.mkVirtualEnv "onex-host-dev-env" onex.deps.devShell;
         in
         {
           default = pkgs.mkShell {

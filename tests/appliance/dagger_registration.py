@@ -33,20 +33,27 @@ def _fields(context: Context) -> Iterator[Field]:
                 yield from _fields(nested)
 
 
-def _functions(module_query: Context) -> dict[str, dict[str, dict[str, Any]]]:
-    """function name -> argument name -> {defaultPath, defaultValue, ignore} (in query order)."""
+def _functions(module_query: Context) -> dict[str, Any]:
+    """{"arguments": function -> argument -> {defaultPath, defaultValue, ignore} (in query order),
+    "cache_policies": function -> FunctionCachePolicy name, for functions that declare one}."""
     functions: dict[str, dict[str, dict[str, Any]]] = {}
+    policies: dict[str, str] = {}
     current: dict[str, dict[str, Any]] | None = None
+    current_name = ""
     for selection in _fields(module_query):
         if selection.name == "function":
-            current = functions.setdefault(str(selection.args["name"]), {})
+            current_name = str(selection.args["name"])
+            current = functions.setdefault(current_name, {})
         elif selection.name == "withArg" and current is not None:
             args = selection.args
             current[str(args["name"])] = {key: args.get(key) for key in ("defaultPath", "defaultValue", "ignore")}
-    return functions
+        elif selection.name == "withCachePolicy" and current is not None:
+            policy = selection.args["policy"]
+            policies[current_name] = str(getattr(policy, "name", policy))
+    return {"arguments": functions, "cache_policies": policies}
 
 
-async def _register(entry_point: str) -> dict[str, dict[str, dict[str, Any]]]:
+async def _register(entry_point: str) -> dict[str, Any]:
     captured: list[Context] = []
 
     async def capture_id(module: dagger.Module) -> str:

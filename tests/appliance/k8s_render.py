@@ -20,8 +20,8 @@ from tests.appliance.tooling import REPOSITORY, explain, run_tool, unavailable, 
 
 K8S_DIR = REPOSITORY / "deploy" / "k8s"
 OVERLAYS = ("production", "shadow")
-# The contracts sit at the repository root, outside the kustomization roots.
-KUSTOMIZE_FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
+# Files the generators read are copied into the kustomize tree by this script.
+SYNC_SCRIPT = "sh deploy/k8s/sync-files.sh"
 
 Resource = dict[str, Any]
 
@@ -54,16 +54,32 @@ def host_container(deployment: Resource) -> Resource:
     return container
 
 
+def generator_files(kustomization_dir: Path, name: str) -> list[Path]:
+    """The files a configMapGenerator reads, as paths (inside the kustomization's directory)."""
+    kustomization = yaml.safe_load((kustomization_dir / "kustomization.yaml").read_text(encoding="utf-8"))
+    (generator,) = [g for g in kustomization["configMapGenerator"] if g["name"] == name]
+    return [(kustomization_dir / relative).resolve() for relative in generator["files"]]
+
+
 def base_contract_files() -> list[Path]:
-    """The contract files the base ConfigMap is generated from, as paths in the repository."""
-    kustomization = yaml.safe_load((K8S_DIR / "base" / "kustomization.yaml").read_text(encoding="utf-8"))
-    (generator,) = [g for g in kustomization["configMapGenerator"] if g["name"] == "onex-host-contracts"]
-    return [(K8S_DIR / "base" / relative).resolve() for relative in generator["files"]]
+    """The contract files the base ConfigMap is generated from (the copies under deploy/k8s/base/contracts)."""
+    return generator_files(K8S_DIR / "base", "onex-host-contracts")
+
+
+def copied_files() -> dict[Path, Path]:
+    """Every file a generator reads from a copy -> the repository file it must equal."""
+    copies = {path: REPOSITORY / path.relative_to(K8S_DIR / "base") for path in base_contract_files()}
+    production = K8S_DIR / "overlays" / "production"
+    for path in generator_files(production, "onex-host-migrations"):
+        copies[path] = REPOSITORY / path.relative_to(production)
+    return copies
 
 
 def _render(config: pytest.Config, directory: Path) -> Render:
     kubectl = venv_tool(config, "kubectl")
-    result = run_tool([kubectl, "kustomize", *KUSTOMIZE_FLAGS, str(directory)])
+    # Exactly as typed (`kubectl kustomize DIR`, `kubectl apply -k DIR`) and as Argo CD
+    # renders without build options: kustomize's default load restrictor, no flags.
+    result = run_tool([kubectl, "kustomize", str(directory)])
     assert result.returncode == 0, explain(result)
     resources = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
     return Render(name=directory.name, text=result.stdout, resources=resources)

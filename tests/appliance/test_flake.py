@@ -8,10 +8,12 @@ outputs function's signature (both evaluated), and nix/image.nix (evaluated).
 from __future__ import annotations
 
 import re
+import tomllib
 
 import pytest
 
 from tests.appliance.nix_eval import nix_eval, nix_instantiate
+from tests.appliance.tooling import REPOSITORY
 
 pytestmark = pytest.mark.appliance
 
@@ -47,6 +49,27 @@ def test_flake_declares_the_image_the_default_package_the_dev_shell_and_three_ch
     for check in ("pytest-unit", "mypy", "ruff"):
         assert f"{check} = " in parsed, f"flake.nix declares no check {check}"
     assert "dockerTools.buildLayeredImage" in parsed
-    # nix-instantiate --parse parenthesises every selection: `(workspace).deps.default`.
-    assert "(workspace).deps.default" in parsed, "the image must hold the runtime dependencies only"
-    assert "loadWorkspace" in parsed, "the application must be built from uv.lock"
+    # nix-instantiate --parse parenthesises every selection: `(onex).deps.image`. What each
+    # selection holds is evaluated by test_nix_workspace.py.
+    assert "(onex).deps.image" in parsed, "the image must hold the runtime dependencies only"
+    assert "(onex).deps.checks" in parsed, "the checks must get the groups they import"
+    assert "(onex).deps.devShell" in parsed
+    assert "(onex).checkFileset" in parsed
+    assert "(onex).editableFileset" in parsed
+    assert "deps.default" not in parsed, "select groups in nix/workspace.nix only"
+    assert "deps.all" not in parsed, "select groups in nix/workspace.nix only"
+    assert "/nix/workspace.nix" in parsed, "the application must be built from uv.lock through nix/workspace.nix"
+
+
+def test_nix_workspace_loads_uv_lock() -> None:
+    text = (REPOSITORY / "nix" / "workspace.nix").read_text(encoding="utf-8")
+    assert "loadWorkspace" in text
+
+
+def test_uv_lock_carries_no_default_groups() -> None:
+    """uv2nix's lock parser rejects `default-groups` in a package entry (uv writes it from tool.uv.default-groups)."""
+    lock = tomllib.loads((REPOSITORY / "uv.lock").read_text(encoding="utf-8"))
+    (onex_host,) = [package for package in lock["package"] if package["name"] == "onex-host"]
+    assert "default-groups" not in onex_host
+    pyproject = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "default-groups" not in pyproject.get("tool", {}).get("uv", {})

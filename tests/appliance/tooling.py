@@ -7,6 +7,7 @@ under ``--require-services`` (CI), with the command that installs it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,9 @@ import pytest
 REPOSITORY = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
-DEBIAN_TOOLS_HINT = "run `bash scripts/tools/install.sh` (Debian packages nix-bin and docker-compose)"
+DEBIAN_TOOLS_HINT = (
+    "run `bash scripts/tools/install.sh` (Debian packages nix-bin, docker-compose, postgresql-client; Go)"
+)
 VENV_TOOLS_HINT = "run `make venv` (uv sync --all-groups installs the appliance group)"
 
 
@@ -35,6 +38,20 @@ def debian_tool(config: pytest.Config, name: str) -> str:
     if found is None:
         unavailable(config, f"{name} is not on PATH: {DEBIAN_TOOLS_HINT}")
     return found
+
+
+def go_tool(config: pytest.Config) -> tuple[str, dict[str, str]]:
+    """Go (>= 1.24) and the environment to run it in: on PATH, the machine image's, or install.sh's copy."""
+    own = Path(os.environ.get("ONEX_GO_DIR", Path.home() / ".cache" / "onex-host" / "go")) / "bin" / "go"
+    candidates = [shutil.which("go"), "/usr/local/go/bin/go", str(own)]
+    found = next((c for c in candidates if c and Path(c).is_file()), None)
+    if found is None:
+        unavailable(config, f"go is not installed: {DEBIAN_TOOLS_HINT}")
+    environment = {key: value for key, value in os.environ.items() if key.startswith(("GO", "HOME", "PATH"))}
+    environment.setdefault("HOME", "/tmp")
+    # Never fetch another toolchain behind the check's back; modules come from the proxy.
+    environment["GOTOOLCHAIN"] = "local"
+    return found, environment
 
 
 def venv_tool(config: pytest.Config, name: str) -> str:

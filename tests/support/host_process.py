@@ -82,6 +82,20 @@ class HostProcess:
             time.sleep(0.05)
         raise TimeoutError(f"host not ready within {timeout}s:\n{self.logs()}")
 
+    def wait_serving(self, timeout: float = 30.0) -> None:
+        """Until ``/health/live`` answers 200: started and serving, whether or not its upstreams are healthy."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"host exited with {self.proc.returncode} before serving:\n{self.logs()}")
+            try:
+                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"host not serving within {timeout}s:\n{self.logs()}")
+
     def terminate(self, timeout: float = 40.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

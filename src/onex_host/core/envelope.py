@@ -7,6 +7,7 @@ round trip unchanged.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -58,6 +59,21 @@ class ModelOnexEnvelope(BaseModel):
     success: bool | None = None
     error: str | None = None
     error_code: EnumErrorCode | None = None
+
+    @field_validator("payload", "metadata")
+    @classmethod
+    def _finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """NaN and Infinity are not JSON: accepted on the way in, they would leave as ``null``, a different value."""
+        stack: list[Any] = [value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, float) and not math.isfinite(node):
+                raise ValueError("holds NaN or Infinity, which JSON cannot carry")
+            if isinstance(node, dict):
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+        return value
 
     @field_validator("timestamp")
     @classmethod

@@ -21,6 +21,7 @@ messages; this catches what a library does behind its back.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -33,6 +34,26 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4
 """Shorter values are not masked: masking "ab" everywhere would garble every line and hide nothing."""
 
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "passphrase",
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "credential",
+        "credentials",
+        "cookie",
+        "authorization",
+        "auth",
+        "dsn",
+    }
+)
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)([^\s@]+)@")
 
 _lock = threading.Lock()
@@ -64,6 +85,7 @@ def _spellings(secret: str) -> set[str]:
         repr(secret)[1:-1],
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(json.dumps(secret)[1:-1])[1:-1],  # JSON quoted inside JSON: an upstream's error, quoted
         _percent_encoded(secret, plus_for_space=False),
         _percent_encoded(secret, plus_for_space=True),
         _percent_encoded(secret, plus_for_space=False).lower(),
@@ -115,3 +137,16 @@ def _scrub_any(value: Any) -> Any:
 
 def has_secrets() -> bool:
     return bool(_forms)
+
+
+def looks_secret(field_name: str) -> bool:
+    """Whether a field is named like a secret (``password``, ``api_key``, ``client_secret``, ``token``...).
+
+    For output that shows values the host never registered, such as two
+    replies' payloads compared by ``shadow-diff``: a field so named is shown
+    as ``***`` on both sides, whether or not the values differ.
+    """
+    words = [word.lower() for word in _WORD.findall(field_name)]
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))

@@ -135,6 +135,9 @@ class VaultHandler(BaseHandler[VaultHandlerConfig]):
             sealed_code=200,  # report sealed/uninitialized as data, not as an HTTP error
             uninit_code=200,
         )
+        if not isinstance(status, dict):  # hvac hands back the raw response for an answer it cannot read
+            code = getattr(status, "status_code", "?")
+            raise RuntimeError(f"Vault's health endpoint gave an unexpected answer (HTTP {code})")
         details = {
             "initialized": bool(status.get("initialized")),
             "sealed": bool(status.get("sealed")),

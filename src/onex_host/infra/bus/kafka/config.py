@@ -127,7 +127,13 @@ class KafkaBusConfig(BusConfig):
     liveness_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Live only while the consume loop has polled within this time."
     )
-    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    auto_offset_reset: Literal["earliest", "latest", "none"] = Field(
+        default="earliest",
+        description="Where a partition without a committed offset of the group starts: earliest replays the "
+        "whole retained topic (with its side effects), latest skips what is already there, none consumes nothing "
+        "from it until an offset is committed (onex-host offsets handover). The shipped contracts choose it "
+        "explicitly; the default suits tests and dev stacks only.",
+    )
     max_message_bytes: int = Field(
         default=1_048_576, ge=1_024, description="Larger commands are dead-lettered as oversized."
     )

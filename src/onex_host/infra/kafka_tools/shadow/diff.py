@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from onex_host.core.scrubbing import MASK, looks_secret, scrub_value
 from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
 
 
@@ -24,12 +25,17 @@ class FieldDifference:
     legacy: Any = None
     shadow: Any = None
 
+    @property
+    def secret(self) -> bool:
+        """A field named like a secret anywhere on its path: its values are never shown, only that they differ."""
+        return any(looks_secret(part) for part in self.path.split("."))
+
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "kind": self.kind.value}
         if self.kind is not DifferenceKind.ONLY_SHADOW:
-            data["legacy"] = self.legacy
+            data["legacy"] = MASK if self.secret else scrub_value(self.legacy)
         if self.kind is not DifferenceKind.ONLY_LEGACY:
-            data["shadow"] = self.shadow
+            data["shadow"] = MASK if self.secret else scrub_value(self.shadow)
         return data
 
 

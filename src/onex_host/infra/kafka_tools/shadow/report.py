@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from onex_host.core.scrubbing import scrub
 from onex_host.infra.kafka_tools.shadow.comparator import ComparisonReport, Outcome
 from onex_host.infra.kafka_tools.shadow.observed import Side
 
@@ -30,7 +31,7 @@ def render_json(report: ComparisonReport, context: ReportContext) -> str:
     }
     if context.min_match is not None:
         document["gate"] = {"min_match": context.min_match, "passed": report.passes(context.min_match)}
-    return json.dumps(document, indent=2, default=str)
+    return scrub(json.dumps(document, indent=2, default=str))
 
 
 def render_table(report: ComparisonReport, context: ReportContext) -> str:
@@ -77,7 +78,7 @@ def render_table(report: ComparisonReport, context: ReportContext) -> str:
         if ids:
             lines += ["", f"{outcome.value.replace('_', ' ')} (first {len(ids)} of {report.counts[outcome]}):"]
             lines += [f"  {cid}" for cid in ids]
-    return "\n".join(lines)
+    return scrub("\n".join(lines))
 
 
 def _rate_line(report: ComparisonReport, context: ReportContext) -> str:

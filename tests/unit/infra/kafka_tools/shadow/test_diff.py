@@ -82,3 +82,33 @@ def test_difference_json_shows_only_the_sides_that_have_the_field() -> None:
         "legacy": None,
         "shadow": 2,
     }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "payload.data.password",
+        "payload.api_key",
+        "payload.apiKey",
+        "payload.client_secret",
+        "payload.items.0.access_token",
+        "payload.headers.Authorization",
+        "payload.db.dsn",
+    ],
+)
+def test_values_of_fields_named_like_secrets_are_never_shown(path: str) -> None:
+    difference = FieldDifference(path, DifferenceKind.CHANGED, legacy="hunter2-legacy", shadow="hunter2-shadow")
+
+    shown = difference.as_json()
+
+    assert (shown["legacy"], shown["shadow"]) == ("***", "***")
+    assert shown["path"] == path
+
+
+@pytest.mark.parametrize("path", ["payload.author", "payload.passenger", "payload.usage.prompt_tokens", "payload.key"])
+def test_ordinary_fields_keep_their_values(path: str) -> None:
+    difference = FieldDifference(path, DifferenceKind.CHANGED, legacy=1, shadow=2)
+
+    shown = difference.as_json()
+
+    assert (shown["legacy"], shown["shadow"]) == (1, 2)
