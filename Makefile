@@ -7,9 +7,12 @@ PY          := $(VENV)/bin/python
 UV          ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 CONTRACT    ?=
+# 1: `make test` also runs the container parts (engine, images, testcontainers smoke set, compose e2e);
+# 0: it leaves them out (no engine needed; tests marked `containers` deselected).
+ONEX_CONTAINERS ?= 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv services tools lint test run bench clean
+.PHONY: help venv services tools docker docker-stop lint test run bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +34,13 @@ services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the t
 tools: ## install the appliance check tools (nix-bin, docker-compose, psql from Debian; Go) (no-op when present)
 	@bash scripts/tools/install.sh
 
+docker: venv services tools ## a Docker engine (Debian's docker.io, started when none answers) and the stack's images (build/images.env)
+	@bash scripts/docker/engine.sh ensure
+	@bash scripts/docker/images.sh
+
+docker-stop: ## stop the dockerd that `make docker` started (by its pid file)
+	@bash scripts/docker/engine.sh stop
+
 lint: venv ## ruff, mypy --strict (src and the Dagger module), import-linter
 	$(VENV)/bin/ruff check src tests ci bench
 	$(VENV)/bin/ruff format --check src tests ci bench
@@ -38,9 +48,17 @@ lint: venv ## ruff, mypy --strict (src and the Dagger module), import-linter
 	$(VENV)/bin/mypy ci
 	$(VENV)/bin/lint-imports
 
-test: venv services tools lint ## every quality gate and every test, with coverage
+ifeq ($(ONEX_CONTAINERS),0)
+TEST_NEEDS   :=
+TEST_MARKERS := -m "not containers"
+else
+TEST_NEEDS   := docker
+TEST_MARKERS :=
+endif
+
+test: venv services tools $(TEST_NEEDS) lint ## every quality gate and every test, with coverage
 	rm -f .coverage .coverage.*
-	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --cov --cov-report=term $(TEST_MARKERS) $(PYTEST_ARGS)
 
 bench: venv services ## run the benchmark suite; writes bench/results/latest.{json,md,png}
 	$(PY) -m bench.run $(BENCH_ARGS)

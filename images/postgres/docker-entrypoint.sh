@@ -11,8 +11,9 @@ fi
 : "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}"
 [[ -n ${POSTGRES_PASSWORD:-} ]] || { echo "POSTGRES_PASSWORD must be set" >&2; exit 1; }
 if [[ ! -s $PGDATA/PG_VERSION ]]; then
-    initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
-        --auth-host=scram-sha-256 --auth-local=trust -D "$PGDATA" >/dev/null
+    # UTF8 as upstream's en_US.utf8 cluster (C.UTF-8 needs no generated locale).
+    initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") --encoding=UTF8 \
+        --locale=C.UTF-8 --auth-host=scram-sha-256 --auth-local=trust -D "$PGDATA" >/dev/null
     printf "host all all all scram-sha-256\n" >>"$PGDATA/pg_hba.conf"
     # Initialisation on a socket only, as upstream: no client connects before it is done.
     pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" -w start >/dev/null

@@ -98,6 +98,23 @@ start_engine() {
     done
 }
 
+# Containers of an earlier session that died with its engine: compose projects
+# and testcontainers the test sessions name onex-test-*. Their restart policy
+# would bring them back with the engine. Run only right after this script
+# started dockerd, so no session of this engine can still be using them.
+remove_leftovers() {
+    local ids
+    ids=$(timeout 30 docker ps -aq --filter "label=com.docker.compose.project" \
+        --format '{{.ID}} {{.Label "com.docker.compose.project"}}' | awk '$2 ~ /^onex-test-/ {print $1}') || true
+    ids+=" $(timeout 30 docker ps -aq --filter "label=org.testcontainers.lang" 2>/dev/null || true)"
+    if [[ -n ${ids// /} ]]; then
+        say "removing containers left by an earlier test session: $(echo $ids | wc -w)"
+        # shellcheck disable=SC2086 # one id per word
+        timeout 120 docker rm --force --volumes $ids >/dev/null 2>&1 || true
+    fi
+    timeout 60 docker network prune --force --filter "label!=keep" >/dev/null 2>&1 || true
+}
+
 ensure() {
     local version
     if version=$(engine_version); then
@@ -109,6 +126,7 @@ ensure() {
     timeout 120 flock 9 || die "another engine start holds /tmp/onex-dockerd.lock for over 120s"
     if ! version=$(engine_version); then
         start_engine
+        remove_leftovers
         version=$(engine_version)
     fi
     say "engine $version answers (dockerd started by $0, pid $(cat "$PIDFILE" 2>/dev/null || echo '?'); stop: make docker-stop)"

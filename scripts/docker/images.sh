@@ -36,6 +36,8 @@ CONSUL_VERSION=1.8.7
 LOG4J_VERSION=2.24.3
 PULL_TIMEOUT="${ONEX_PULL_TIMEOUT:-30}"
 BUILD_TIMEOUT="${ONEX_BUILD_TIMEOUT:-900}"
+# Part of every local image's tag: bump it when a change to this script changes what an image holds.
+RECIPE=local-images-v1
 export DOCKER_BUILDKIT=0 # the classic builder: no buildx plugin on these machines; same result
 
 say() { printf '%-9s %s\n' "images:" "$*"; }
@@ -63,7 +65,7 @@ inputs_hash() {
 
 declare -A ROOT_PACKAGES=(
     [java]="openjdk-17-jre-headless ca-certificates"
-    [postgres]="postgresql-15 postgresql-client-15 locales"
+    [postgres]="postgresql-15 postgresql-client-15"
     [tools]="wget ca-certificates"
     [python]="python3.11 python3.11-venv ca-certificates"
 )
@@ -188,9 +190,9 @@ local_image() { # service -> prints the tag, building it when absent
     version=$(topology "t.services['$service'].image_tag")
     base=$(rootfs "${BASE[$service]}")
     mapfile -t inputs < <(extra_inputs "$service" "$version")
-    tag="onex-local/$context:$version-$(inputs_hash "$base" "$ROOT/images/$context" "${BASH_SOURCE[0]}" "${inputs[@]}")"
+    # The tag names no upstream version: a local build is not that image (its label io.onex.upstream says which it stands in for).
+    tag="onex-local/$context:$(inputs_hash "$RECIPE" "$base" "$ROOT/images/$context" "${inputs[@]}")"
     if image_present "$tag"; then
-        say "$service: $tag (cached)" >&2
         echo "$tag"; return
     fi
     local dir="$WORK/context-$context"
@@ -221,13 +223,27 @@ local_image() { # service -> prints the tag, building it when absent
 
 # --- the choice ---------------------------------------------------------------------------------
 
-upstream_available() { # image: present, or pulled within the bound
+REGISTRY_ANSWERS=unknown # decided once per run by probe_registry, before the services are chosen
+
+probe_registry() { # one bounded pull of the first upstream image the engine lacks
+    local service upstream
+    for service in kafka postgres vault consul; do
+        upstream=$(topology "t.services['$service'].image")
+        image_present "$upstream" && continue
+        if timeout "$PULL_TIMEOUT" docker pull --quiet "$upstream" >/dev/null 2>&1; then
+            REGISTRY_ANSWERS=1
+        else
+            REGISTRY_ANSWERS=0
+            say "a pull of $upstream failed or took over ${PULL_TIMEOUT}s: no registry answers, so local builds"
+        fi
+        return
+    done
+    REGISTRY_ANSWERS=1 # every upstream image is already in the engine
+}
+
+upstream_available() { # image: present, or pulled within the bound when a registry answers
     image_present "$1" && return
-    [[ -n ${UPSTREAM_UNREACHABLE:-} ]] && return 1
-    if timeout "$PULL_TIMEOUT" docker pull --quiet "$1" >/dev/null 2>&1; then return; fi
-    UPSTREAM_UNREACHABLE=1 # one failed pull says no registry answers: no further tries this run
-    say "no registry answered a pull of $1 within ${PULL_TIMEOUT}s: using local builds" >&2
-    return 1
+    [[ $REGISTRY_ANSWERS == 1 ]] && timeout "$PULL_TIMEOUT" docker pull --quiet "$1" >/dev/null 2>&1
 }
 
 choose() { # service -> "image source"
@@ -256,6 +272,7 @@ main() {
     exec 9>"$WORK/.build.lock"
     timeout "$BUILD_TIMEOUT" flock 9 || die "another image build holds $WORK/.build.lock"
     local started=$SECONDS lines=() service choice
+    [[ ${ONEX_LOCAL_IMAGES:-auto} == auto ]] && probe_registry
     for service in kafka postgres vault consul runtime_host; do
         choice=$(choose "$service")
         lines+=("ONEX_IMAGE_${service^^}=${choice% *}" "ONEX_IMAGE_SOURCE_${service^^}=${choice##* }")

@@ -12,7 +12,7 @@ import pytest
 
 pytest_plugins = ["tests.support.services"]
 
-SERVICE_MARKERS = ("postgres", "vault", "consul", "kafka", "http", "llm", "appliance")
+SERVICE_MARKERS = ("postgres", "vault", "consul", "kafka", "http", "llm", "appliance", "containers")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
