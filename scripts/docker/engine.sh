@@ -54,11 +54,13 @@ install_engine() {
     have dockerd || die "docker.io is installed but there is no dockerd on PATH"
 }
 
+# The pid in the pid file, when that process is still a dockerd (after a reboot or
+# a killed session the number may belong to something else: never signal that).
 running_pid() {
     [[ -f $PIDFILE ]] || return 1
     local pid
     pid=$(cat "$PIDFILE")
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] && echo "$pid"
 }
 
 start_engine() {
@@ -104,7 +106,7 @@ start_engine() {
 # started dockerd, so no session of this engine can still be using them.
 remove_leftovers() {
     local ids
-    ids=$(timeout 30 docker ps -aq --filter "label=com.docker.compose.project" \
+    ids=$(timeout 30 docker ps -a --filter "label=com.docker.compose.project" \
         --format '{{.ID}} {{.Label "com.docker.compose.project"}}' | awk '$2 ~ /^onex-test-/ {print $1}') || true
     ids+=" $(timeout 30 docker ps -aq --filter "label=org.testcontainers.lang" 2>/dev/null || true)"
     if [[ -n ${ids// /} ]]; then

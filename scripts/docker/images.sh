@@ -55,7 +55,9 @@ image_present() { timeout 30 docker image inspect "$1" >/dev/null 2>&1; }
 # sha256 of the named files' contents and names plus extra strings, 16 hex digits.
 inputs_hash() {
     { for item in "$@"; do
-        if [[ -d $item ]]; then (cd "$item" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+        # Bytecode caches are not inputs: a test run writes them and must not change a tag.
+        if [[ -d $item ]]; then (cd "$item" && find . -type f -not -path '*/__pycache__/*' -not -name '*.pyc' -print0 \
+            | sort -z | xargs -0 -r sha256sum)
         elif [[ -f $item ]]; then sha256sum "$item" | sed "s#  .*#  $(basename "$item")#"
         else printf '%s\n' "$item"; fi
     done; } | sha256sum | cut -c1-16
@@ -75,10 +77,11 @@ rootfs() { # name -> prints the imported image's tag, building it when absent
     tag="onex-local/rootfs-$name:$SUITE-$(inputs_hash "$SUITE" "$MIRROR" "$packages" "rootfs-v2")"
     if image_present "$tag"; then echo "$tag"; return; fi
     have mmdebstrap || {
-        say "installing mmdebstrap from Debian" >&2
-        timeout 300 apt-get update -qq >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null \
-            || die "apt-get install mmdebstrap failed"
+        local apt_log="$WORK/apt-mmdebstrap.log"
+        say "installing mmdebstrap from Debian (log: $apt_log)" >&2
+        timeout 300 apt-get update -qq >"$apt_log" 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends mmdebstrap \
+            >>"$apt_log" 2>&1 || { tail -n 20 "$apt_log" >&2; die "apt-get install mmdebstrap failed (log: $apt_log)"; }
     }
     local log="$WORK/rootfs-$name.log"
     say "mmdebstrap $SUITE minbase + ${packages// /,} -> $tag (log: $log)" >&2
