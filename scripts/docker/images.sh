@@ -50,6 +50,15 @@ timeout 10 docker version >/dev/null 2>&1 || die "no Docker engine answers: run 
 # deploy/services.yaml, through ci/service_topology.py (its one reader).
 topology() { (cd "$ROOT" && "$PY" -c "import sys; from ci.service_topology import load_topology; from pathlib import Path; t = load_topology(Path('.')); print(eval(sys.argv[1]))" "$1"); }
 
+# Network steps (Debian's mirror, Maven Central, PyPI) get a second try after a pause:
+# one dropped connection must not fail the whole team's `make test`.
+twice() {
+    "$@" && return
+    say "retrying in 10s: ${*:1:3} ..." >&2
+    sleep 10
+    "$@"
+}
+
 image_present() { timeout 30 docker image inspect "$1" >/dev/null 2>&1; }
 
 # sha256 of the named files' contents and names plus extra strings, 16 hex digits.
@@ -86,7 +95,7 @@ rootfs() { # name -> prints the imported image's tag, building it when absent
     local log="$WORK/rootfs-$name.log"
     say "mmdebstrap $SUITE minbase + ${packages// /,} -> $tag (log: $log)" >&2
     # The archive streams straight into `docker import`; docs stay out (man pages stay: openjdk's postinst links one).
-    if ! timeout "$BUILD_TIMEOUT" bash -o pipefail -c '
+    if ! twice timeout "$BUILD_TIMEOUT" bash -o pipefail -c '
         mmdebstrap --variant=minbase --include="$1" --aptopt="Acquire::Check-Valid-Until \"false\"" \
             --dpkgopt="path-exclude=/usr/share/doc/*" \
             --dpkgopt="path-include=/usr/share/doc/*/copyright" \
@@ -125,7 +134,7 @@ stage_kafka() { # dir version
 </project>
 POM
         say "resolving Kafka $version (broker and tools) from Maven Central" >&2
-        timeout 600 mvn -q -B -f "$libs.tmp/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+        twice timeout 600 mvn -q -B -f "$libs.tmp/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
             -DoutputDirectory="$libs.tmp/jars" >"$libs.tmp/maven.log" 2>&1 \
             || { tail -n 20 "$libs.tmp/maven.log" >&2; die "Maven could not resolve Kafka $version"; }
         touch "$libs.tmp/.complete"
@@ -151,7 +160,7 @@ stage_host() {
     local dir=$1
     (cd "$ROOT" && "$UV" export --quiet --frozen --no-default-groups --no-emit-project --no-hashes -o "$dir/requirements.txt")
     say "downloading the runtime wheels of uv.lock and building onex-host's wheel" >&2
-    timeout 600 "$UV" tool run --quiet pip download --quiet --no-deps --only-binary=:all: \
+    twice timeout 600 "$UV" tool run --quiet pip download --quiet --no-deps --only-binary=:all: \
         -r "$dir/requirements.txt" -d "$dir/wheels" >&2 || die "could not download the runtime wheels"
     (cd "$ROOT" && timeout 600 "$UV" build --quiet --wheel -o "$dir/wheels" >&2) || die "uv build --wheel failed"
     cp -r "$ROOT/contracts" "$dir/contracts"
