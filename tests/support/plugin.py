@@ -7,8 +7,11 @@ Service fixtures (PostgreSQL, OpenBao, Consul, Kafka) live in
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
+
+from onex_host.core.scrubbing import forget_secrets
 
 pytest_plugins = ["tests.support.services"]
 
@@ -25,6 +28,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 _outcomes: Counter[tuple[str, str]] = Counter()
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_earlier_tests() -> Iterator[None]:
+    """The scrubber's registry is process-wide, as in a host; each test starts with only the secrets it registers."""
+    forget_secrets()
+    yield
+    forget_secrets()
 
 
 @pytest.hookimpl(wrapper=True)
