@@ -28,8 +28,9 @@ venv: $(VENV)/.synced ## create .venv from uv.lock (idempotent)
 services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the tests (no-op when present)
 	@bash scripts/services/install.sh
 
-tools: ## install the appliance check tools (nix-instantiate, docker-compose) from Debian (no-op when present)
+tools: ## install the appliance and observability check tools (Debian packages, the AsyncAPI parser; no-op when present)
 	@bash scripts/tools/install.sh
+	@bash scripts/tools/observability.sh
 
 lint: venv ## ruff, mypy --strict (src and the Dagger module), import-linter
 	$(VENV)/bin/ruff check src tests ci bench

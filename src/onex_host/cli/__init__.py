@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from onex_host.cli import dlq, offsets, run, send, shadow, validate
+from onex_host.cli import asyncapi, dlq, offsets, run, send, shadow, validate
 from onex_host.cli._common import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from onex_host.core.errors import ContractError
 from onex_host.core.scrubbing import scrub
@@ -24,7 +24,7 @@ from onex_host.infra.kafka_tools.errors import (
     ToolRefusedError,
 )
 
-_SUBCOMMANDS = (run, send, validate, dlq, shadow, offsets)
+_SUBCOMMANDS = (run, send, validate, asyncapi, dlq, shadow, offsets)
 
 _TOOL_EXIT_CODES: tuple[tuple[type[KafkaToolError], int], ...] = (
     (BadToolInputError, EXIT_USAGE),
