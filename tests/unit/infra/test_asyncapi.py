@@ -90,7 +90,8 @@ def test_dev_contract_document_passes_the_asyncapi_parser(
     generate(DEV_CONTRACT, out, capsys=capsys)
     report = parser.parse(out)
     assert report.valid, report.diagnostics
-    assert report.errors == [] and report.warnings == [], report.diagnostics
+    assert report.errors == [], report.diagnostics
+    assert report.warnings == [], report.diagnostics
     assert report.version == "3.0.0"
     assert set(report.operations) == {"echo.echo", "echo.sleep", "echo.fail", "sendReply"}
     assert set(report.channels) == {"commands", "replies"}
@@ -102,7 +103,9 @@ def test_kafka_document_has_topics_bindings_reply_rules_and_dead_letter_headers(
     out = tmp_path / "asyncapi.json"
     document = generate(kafka_contract(tmp_path), out, capsys=capsys)
     report = parser.parse(out)
-    assert report.valid and report.errors == [] and report.warnings == [], report.diagnostics
+    assert report.valid, report.diagnostics
+    assert report.errors == [], report.diagnostics
+    assert report.warnings == [], report.diagnostics
     assert set(report.channels) == {"commands", "replies", "deadLetters"}
     assert {"weather.forecast", "echo.echo", "sendReply", "sendDeadLetter"} <= set(report.operations)
 
@@ -123,7 +126,8 @@ def test_kafka_document_has_topics_bindings_reply_rules_and_dead_letter_headers(
     headers = document["components"]["messages"]["deadLetter"]["headers"]
     written = {name for name in vars(codec) if name.startswith("HEADER_")}
     assert {getattr(codec, name) for name in written} <= set(headers["properties"])
-    assert codec.HEADER_REASON in headers["required"] and codec.HEADER_ERROR_CODE not in headers["required"]
+    assert codec.HEADER_REASON in headers["required"]
+    assert codec.HEADER_ERROR_CODE not in headers["required"]
     for reason in codec.DeadLetterReason:
         assert reason.value in headers["properties"][codec.HEADER_REASON]["description"]
 
@@ -132,7 +136,8 @@ def test_shadow_mode_replies_only_on_the_shadow_topic(tmp_path: Path, capsys: py
     document = generate(kafka_contract(tmp_path, mode="shadow"), tmp_path / "a.json", capsys=capsys)
     replies = document["channels"]["replies"]
     assert replies["address"] == "onex.evt.test.v1.shadow"
-    assert "shadow mode" in replies["description"] and "whatever the request" in replies["description"]
+    assert "shadow mode" in replies["description"]
+    assert "whatever the request" in replies["description"]
     assert document["channels"]["deadLetters"]["address"] == "onex.cmd.test.v1.dlq.shadow"
     assert document["operations"]["echo.echo"]["bindings"]["kafka"]["groupId"]["enum"] == ["kafka-host.shadow"]
 
@@ -155,13 +160,15 @@ def test_payload_schemas_are_the_handler_models_without_pinned_fields(
     forecast = payload_of("weather.forecast")
     model = HttpRequestPayload.model_json_schema(ref_template="#/components/schemas/http.{model}")
     model.pop("$defs", None)
-    assert "method" in model["properties"] and "method" not in forecast["properties"]
+    assert "method" in model["properties"]
+    assert "method" not in forecast["properties"]
     assert set(forecast["properties"]) == set(model["properties"]) - {"method"}
     assert "base_url" not in forecast["properties"]  # a contract-only key is no payload field
     assert messages["weather.forecast"]["x-onex-pinned-params"] == ["method"]
     assert "must not set: method" in forecast["description"]
     props = messages["weather.forecast"]["payload"]["allOf"][1]["properties"]
-    assert props["target_node"] == {"const": "weather"} and props["operation"] == {"const": "forecast"}
+    assert props["target_node"] == {"const": "weather"}
+    assert props["operation"] == {"const": "forecast"}
 
     assert payload_of("echo.echo")["type"] == "object"  # the echo action takes any payload
     assert document["components"]["schemas"][ENVELOPE_SCHEMA]["title"] == "ModelOnexEnvelope"
@@ -209,8 +216,11 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, setup: Any, expe
     )
     assert result.returncode == 2, explain(result)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "o.json").exists()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o.json").exists()
 
 
 def test_unwritable_output_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -218,7 +228,9 @@ def test_unwritable_output_is_one_error_line(tmp_path: Path, capsys: pytest.Capt
     blocker.write_text("")
     assert main(["asyncapi", str(DEV_CONTRACT), "-o", str(blocker / "x.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "cannot write" in err[0]
+    assert len(err) == 1
+    assert err[0].startswith("error: ")
+    assert "cannot write" in err[0]
 
 
 def test_stdout_is_the_document(capsys: pytest.CaptureFixture[str]) -> None:
@@ -242,14 +254,20 @@ def test_the_page_shows_every_node_and_operation_in_headless_chromium(
     shot = tmp_path / "page.png"
     browser = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
     result = subprocess.run(
-        [*browser, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1400", f"--screenshot={shot}"]
-        + [page.as_uri()],
+        [
+            *browser,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,1400",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0 and shot.is_file(), explain(result)
+    assert result.returncode == 0, explain(result)
+    assert shot.is_file(), explain(result)
     with Image.open(shot) as image:
         assert image.size == (1200, 1400)
         assert len(image.convert("L").getcolors(maxcolors=1 << 16) or ()) > 10, "the screenshot is blank"
