@@ -32,6 +32,7 @@ pytestmark = pytest.mark.appliance
 # Custom resources have no schema in kubernetes-validate; their fields are checked below.
 CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("argoproj.io/v1alpha1", "Application")}
 CUSTOM_KINDS |= {("argoproj.io/v1alpha1", "AppProject")}
+CUSTOM_KINDS |= {("monitoring.coreos.com/v1", "PrometheusRule")}  # promtool checks it: tests/observability
 MIN_SKIP_REASON = 40
 SHADOW_MODE_FROM_ENV = (
     "the overlays choose the bus mode with ONEX_BUS_MODE (endpoints ConfigMap), so the runtime contract's "
