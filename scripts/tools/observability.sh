@@ -20,14 +20,15 @@ declare -A package_of_tool=(
     [prometheus]=prometheus
     [chromium]=chromium
     [tesseract]="tesseract-ocr tesseract-ocr-eng"
-    [node]=nodejs
-    [npm]=npm
+    # Debian's nodejs has no npm of its own; a nodejs that bundles npm (NodeSource) conflicts with Debian's npm,
+    # so npm is only ever installed together with nodejs.
+    [node]="nodejs npm"
 )
 
 missing_packages=()
 for tool in "${!package_of_tool[@]}"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-        # shellcheck disable=SC2206 # a tool may need two packages (tesseract and its English data)
+        # shellcheck disable=SC2206 # a tool may need two packages (tesseract and its English data, node and npm)
         missing_packages+=(${package_of_tool[$tool]})
     fi
 done
@@ -56,7 +57,8 @@ if [ "${#missing_packages[@]}" -gt 0 ]; then
         command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool still missing after install" >&2; exit 1; }
     done
 fi
-echo ">> observability tools present: ${!package_of_tool[*]}"
+command -v npm >/dev/null 2>&1 || { echo "error: node is here but npm is not: install npm for this node" >&2; exit 1; }
+echo ">> observability tools present: ${!package_of_tool[*]} npm"
 
 lock="$repo/tools/asyncapi/package-lock.json"
 cache="$repo/.cache/asyncapi-parser"

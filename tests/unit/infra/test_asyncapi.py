@@ -13,8 +13,16 @@ from PIL import Image
 
 from onex_host.cli import main
 from onex_host.core.file_registry import load_host
-from onex_host.infra.asyncapi import ENVELOPE_SCHEMA, build_document, operation_payload_schema, render_html
+from onex_host.infra.asyncapi import (
+    ENVELOPE_SCHEMA,
+    _reply_allow_lists,
+    _reply_rules,
+    build_document,
+    operation_payload_schema,
+    render_html,
+)
 from onex_host.infra.bus.kafka import codec
+from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.handlers.http import HttpRequestPayload
 from onex_host.infra.handlers.local import SleepPayload
 from onex_host.infra.wiring import HANDLER_REGISTRY
@@ -277,3 +285,18 @@ def test_the_page_shows_every_node_and_operation_in_headless_chromium(
     # What a node author sees first: the host, the topics, and each node / operation in the summary table.
     for expected in ("kafka_host", "onex.cmd.test.v1", "onex.evt.test.v1", "weather", "forecast", "echo", "sleep"):
         assert expected in text, f"{expected!r} not visible in the screenshot; OCR read:\n{ocr.stdout}"
+
+
+def test_a_reply_allow_list_in_the_bus_config_is_described() -> None:
+    """Whatever list of reply destinations the Kafka bus config grows is shown with the reply rule."""
+
+    class WithAllowList(KafkaBusConfig):
+        allowed_reply_topics: list[str] = ["b.replies", "a.replies"]
+
+    config = WithAllowList(bootstrap_servers=["k:9092"], consumer_group="g", command_topic="c", response_topic="r")
+    lists = _reply_allow_lists(config)
+    assert lists == {"allowed_reply_topics": ["a.replies", "b.replies"]}
+    rules = _reply_rules("primary", "r", lists)
+    assert "otherwise to `r`" in rules
+    assert "`allowed_reply_topics` lists: `a.replies`, `b.replies`" in rules
+    assert _reply_allow_lists(KafkaBusConfig.model_validate(config.model_dump(exclude={"allowed_reply_topics"}))) == {}
