@@ -30,7 +30,6 @@ services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the t
 
 tools: ## install the appliance and observability check tools (Debian packages, the AsyncAPI parser; no-op when present)
 	@bash scripts/tools/install.sh
-	@bash scripts/tools/observability.sh
 
 lint: venv ## ruff, mypy --strict (src and the Dagger module), import-linter
 	$(VENV)/bin/ruff check src tests ci bench

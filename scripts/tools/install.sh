@@ -4,6 +4,8 @@
 # docker-compose v1 validates deploy/compose without a container engine.
 # kubectl, kubernetes-validate and checkov come from uv.lock (appliance group).
 #
+# Then runs observability.sh beside it (the observability tests' tools).
+#
 # Idempotent: a tool already on PATH is left alone, so a second run makes no
 # network call. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -22,7 +24,9 @@ done
 
 if [ "${#missing_packages[@]}" -eq 0 ]; then
     echo ">> appliance check tools present: ${!package_of_tool[*]}"
-    exit 0
+    # The observability tests' tools (promtool, prometheus, chromium, the AsyncAPI parser) too, so every
+    # caller of this script (make tools, `dagger call test`) gets them.
+    exec bash "$(dirname "${BASH_SOURCE[0]}")/observability.sh"
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -44,3 +48,4 @@ for tool in "${!package_of_tool[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool still missing after install" >&2; exit 1; }
 done
 echo ">> appliance check tools installed"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/observability.sh"
