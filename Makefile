@@ -28,7 +28,7 @@ venv: $(VENV)/.synced ## create .venv from uv.lock (idempotent)
 services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the tests (no-op when present)
 	@bash scripts/services/install.sh
 
-tools: ## install the appliance check tools (nix-bin, docker-compose, psql from Debian; Go) (no-op when present)
+tools: ## install the appliance and observability check tools (Debian packages, Go, the AsyncAPI parser; no-op when present)
 	@bash scripts/tools/install.sh
 
 lint: venv ## ruff, mypy --strict (src and the Dagger module), import-linter

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from onex_host.cli import dlq, offsets, run, send, shadow, validate
+from onex_host.cli import asyncapi, dlq, offsets, run, send, shadow, validate
 from onex_host.cli._common import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from onex_host.core.errors import ContractError
 from onex_host.core.scrubbing import scrub
@@ -58,6 +58,12 @@ _COMMANDS: tuple[Command, ...] = (
         "check a runtime host contract and every node contract it names",
         "Exit 0 when the contract would start; otherwise print one 'error: FILE: FIELD: problem' "
         "line per problem and exit 2.",
+    ),
+    Command(
+        asyncapi,
+        "asyncapi",
+        "write the AsyncAPI 3.0 document of a runtime host contract",
+        asyncapi.DESCRIPTION,
     ),
     Command(
         dlq,

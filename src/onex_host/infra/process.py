@@ -83,6 +83,7 @@ class RuntimeHostProcess:
         self.mode = bus_config.mode
         self.metrics = HostMetrics(mode=self.mode)
         self._inflight = self.metrics.inflight.labels(self.mode)
+        self.metrics.ready.labels(self.mode).set_function(self._ready_gauge)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
         handler_configs = register_handlers(self.runtime, contract, str(host.path))
         register_secrets(secret_values(*handler_configs, bus_config, contract.health_endpoint.bearer_token))
@@ -250,6 +251,18 @@ class RuntimeHostProcess:
         live = self.liveness()
         ready = self._started and not self._stopping and (bus is None or bus.ready) and all(h.healthy for h in handlers)
         return HostHealth(live=live, ready=ready, bus=bus, handlers=handlers)
+
+    def _ready_gauge(self) -> float:
+        """``onex_ready`` at scrape time: what /health/ready would answer, the handlers as last probed.
+
+        A scrape must not run the handlers' async checks (each may take HEALTH_PROBE_TIMEOUT_S), so it
+        reads the latest /health/ready results (before the first probe, initialized handlers count
+        as healthy); the lifecycle and the bus are read live.
+        """
+        if not self._started or self._stopping or (self.bus is not None and not self.bus.health().ready):
+            return 0.0
+        handlers = self._health_cache[1] if self._health_cache else ()
+        return 1.0 if all(handler.healthy for handler in handlers) else 0.0
 
     def liveness(self) -> bool:
         """The process serves and its bus makes progress.
