@@ -13,9 +13,9 @@ import pytest
 
 from onex_host.core.scrubbing import forget_secrets
 
-pytest_plugins = ["tests.support.services"]
+pytest_plugins = ["tests.support.services", "tests.support.tracing_backend"]
 
-SERVICE_MARKERS = ("postgres", "vault", "consul", "kafka", "http", "llm", "appliance")
+SERVICE_MARKERS = ("postgres", "vault", "consul", "kafka", "http", "llm", "tracing", "appliance", "observability")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
