@@ -104,6 +104,9 @@ class HostTracing:
     provider: TracerProvider | None = None
     mode: str = "primary"
 
+    def __post_init__(self) -> None:
+        self._tracer = None if self.provider is None else self.provider.get_tracer("onex_host")
+
     @property
     def enabled(self) -> bool:
         return self.provider is not None
@@ -119,24 +122,34 @@ class HostTracing:
     @contextmanager
     def envelope_span(self, envelope: ModelOnexEnvelope, *, kind: SpanKind = SpanKind.CONSUMER) -> Iterator[Span]:
         """One span per envelope, a child of whatever context the transport attached."""
-        assert self.provider is not None
-        tracer = self.provider.get_tracer("onex_host")
+        assert self._tracer is not None
         name = f"onex {envelope.target_node or '*'}.{envelope.operation}"
-        with tracer.start_as_current_span(name, kind=kind, record_exception=False) as span:
-            span.set_attribute("onex.mode", self.mode)
-            span.set_attribute("onex.shadow", self.mode == "shadow")
-            span.set_attribute("onex.attempt", _attempt.get())
-            span.set_attribute("onex.correlation_id", str(envelope.correlation_id))
+        with self._tracer.start_as_current_span(name, kind=kind, record_exception=False) as span:
+            if span.is_recording():  # an unsampled span takes no attributes: they would cost and go nowhere
+                span.set_attributes(
+                    {
+                        "onex.mode": self.mode,
+                        "onex.shadow": self.mode == "shadow",
+                        "onex.attempt": _attempt.get(),
+                        "onex.correlation_id": str(envelope.correlation_id),
+                    }
+                )
             _reply_context.set(otel_context.get_current())
             yield span
 
     @staticmethod
     def record_outcome(span: Span, node: str, operation: str, handler: str, reply: ModelOnexEnvelope) -> None:
         """Contract names and the outcome only: never payloads or error texts, which may quote a secret."""
-        span.set_attribute("onex.node", node)
-        span.set_attribute("onex.operation", operation)
-        span.set_attribute("onex.handler", handler)
-        span.set_attribute("onex.outcome", "ok" if reply.success else "error")
+        if not span.is_recording():
+            return
+        span.set_attributes(
+            {
+                "onex.node": node,
+                "onex.operation": operation,
+                "onex.handler": handler,
+                "onex.outcome": "ok" if reply.success else "error",
+            }
+        )
         if reply.error_code is not None:
             span.set_attribute("onex.error_code", reply.error_code.value)
             span.set_status(Status(StatusCode.ERROR, reply.error_code.value))
