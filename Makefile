@@ -31,7 +31,7 @@ venv: $(VENV)/.synced ## create .venv from uv.lock (idempotent)
 services: venv ## install native PostgreSQL, OpenBao, Consul and Kafka for the tests (no-op when present)
 	@bash scripts/services/install.sh
 
-tools: ## install the appliance check tools (nix-bin, docker-compose, psql from Debian; Go) (no-op when present)
+tools: ## install the appliance and observability check tools (Debian packages, Go, the AsyncAPI parser; no-op when present)
 	@bash scripts/tools/install.sh
 
 docker: venv services tools ## a Docker engine (Debian's docker.io, started when none answers) and the stack's images (build/images.env)

@@ -34,6 +34,8 @@ class Target:
 TARGETS: dict[str, Target] = {
     "inprocess_echo_per_s": Target(">= 50,000 envelopes/s on one core", ">=", 50_000),
     "inprocess_echo_p99_us": Target("p99 <= 100 us", "<=", 100),
+    "inprocess_echo_traced_1pct_per_s": Target("tracing at 1%: >= 0.9x untraced", ">=", 0.9, "inprocess_echo_per_s"),
+    "inprocess_echo_traced_all_per_s": Target("tracing every envelope: reported", ">=", 0.0),
     "kafka_echo_onex_per_s": Target(">= 0.8x raw aiokafka", ">=", 0.8, "kafka_echo_raw_aiokafka_per_s"),
     "kafka_echo_faststream_per_s": Target(
         "FastStream <= 1.0x onex (onex >= 1.0x FastStream)", "<=", 1.0, "kafka_echo_onex_per_s"
@@ -54,7 +56,11 @@ TARGETS: dict[str, Target] = {
 
 def _ratio_rows(results: dict[str, Any]) -> list[tuple[str, float]]:
     pairs = [
+        ("in-process: traced at 1.0 / untraced", "inprocess_echo_traced_all_per_s", "inprocess_echo_per_s"),
+        ("in-process: traced at 0.01 / untraced", "inprocess_echo_traced_1pct_per_s", "inprocess_echo_per_s"),
         ("kafka echo: onex / raw aiokafka", "kafka_echo_onex_per_s", "kafka_echo_raw_aiokafka_per_s"),
+        ("kafka echo: traced at 1.0 / untraced", "kafka_echo_onex_traced_all_per_s", "kafka_echo_onex_per_s"),
+        ("kafka echo: traced at 0.01 / untraced", "kafka_echo_onex_traced_1pct_per_s", "kafka_echo_onex_per_s"),
         ("kafka echo: onex / FastStream", "kafka_echo_onex_per_s", "kafka_echo_faststream_per_s"),
         ("db p99: onex / raw asyncpg", "db_query_onex_p99_ms", "db_query_raw_p99_ms"),
         ("http p99: onex / raw httpx", "http_get_onex_p99_ms", "http_get_raw_p99_ms"),

@@ -31,6 +31,7 @@ import contextlib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -119,7 +120,7 @@ class Service:
 
 
 @contextlib.contextmanager
-def onex_host(topics: Topics, workdir: Path) -> Iterator[Service]:
+def onex_host(topics: Topics, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Service]:
     """``onex-host run`` with the Kafka bus at its defaults (1 s commits, 500 ms polls) and the echo node."""
     config = KafkaBusConfig(
         bootstrap_servers=[topics.bootstrap],
@@ -128,11 +129,68 @@ def onex_host(topics: Topics, workdir: Path) -> Iterator[Service]:
         response_topic=topics.reply,
     )
     contract = write_kafka_host(workdir / "onex", config, mode="primary")
-    with HostProcess(contract, workdir) as host:
+    with HostProcess(contract, workdir, env=env) as host:
         try:
             yield Service(host.proc, host.log_path)
         finally:
             host.terminate(timeout=30)
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    """A local OTLP/HTTP trace receiver that accepts every export (200, empty response): the exporter's
+    full cost (batching, protobuf encoding, one HTTP request per batch) without a real backend's."""
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    runner: list[web.AppRunner] = []
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    async def serve() -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/traces", accept)
+        runner.append(web.AppRunner(app, access_log=None))
+        await runner[0].setup()
+        site = web.TCPSite(runner[0], "127.0.0.1", 0)
+        await site.start()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(serve())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
+    host, port = runner[0].addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/v1/traces"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner[0].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def traced_onex(ratio: str) -> Callable[[Topics, Path], contextlib.AbstractContextManager[Service]]:
+    """The onex host exporting every sampled envelope span over OTLP/HTTP, sampled at ``ratio``."""
+
+    @contextlib.contextmanager
+    def start(topics: Topics, workdir: Path) -> Iterator[Service]:
+        with otlp_sink() as endpoint:
+            env = {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": ratio,
+            }
+            with onex_host(topics, workdir, env) as service:
+                yield service
+
+    return start
 
 
 def baseline(module: str, *extra: str) -> Callable[[Topics, Path], contextlib.AbstractContextManager[Service]]:
@@ -175,6 +233,8 @@ SERVICES: dict[str, Callable[[Topics, Path], contextlib.AbstractContextManager[S
     "raw_aiokafka": baseline("bench.baselines.raw_aiokafka_echo"),
     "raw_aiokafka_16k_batches": baseline("bench.baselines.raw_aiokafka_echo", "--max-batch-bytes", str(16 * 1024)),
     "onex": onex_host,
+    "onex_traced_all": traced_onex("1.0"),
+    "onex_traced_1pct": traced_onex("0.01"),
     "faststream": baseline("bench.baselines.faststream_echo"),
     "faststream_ack_first": baseline("bench.baselines.faststream_echo", "--ack-first"),
 }

@@ -169,6 +169,29 @@ install_kafka() {
     say kafka "installed Kafka $version ($(find "$dest/libs" -name '*.jar' | wc -l) jars) in $dest"
 }
 
+ZIPKIN_VERSION="3.5.1"
+
+install_zipkin() {
+    # The trace backend of the tracing tests: Zipkin's self-contained server jar, from Maven Central.
+    local dest="$SERVICES_DIR/zipkin/$ZIPKIN_VERSION"
+    local jar="$dest/zipkin-server-$ZIPKIN_VERSION-exec.jar"
+    install_java
+    if [[ -f $jar ]]; then
+        say zipkin "found Zipkin $ZIPKIN_VERSION in $dest"
+        return
+    fi
+    install_maven
+    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+    say zipkin "resolving io.zipkin:zipkin-server:$ZIPKIN_VERSION:jar:exec with Maven"
+    if ! (cd "$dest.tmp" && mvn -q -B dependency:copy -Dartifact="io.zipkin:zipkin-server:$ZIPKIN_VERSION:jar:exec" \
+        -DoutputDirectory="$dest.tmp" >"$dest.tmp/maven.log" 2>&1); then
+        tail -n 20 "$dest.tmp/maven.log" >&2
+        die zipkin "Maven could not resolve Zipkin $ZIPKIN_VERSION (log: $dest.tmp/maven.log)"
+    fi
+    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+    say zipkin "installed Zipkin $ZIPKIN_VERSION in $dest"
+}
+
 summary() {
     local java_version
     java_version=$(java -version 2>&1 | head -n1)
@@ -177,6 +200,7 @@ summary() {
     say openbao "$("$BAO" version | sed 's/ (.*//')"
     say consul "$("$SERVICES_DIR/consul/$CONSUL_VERSION/bin/consul" version | head -n1)"
     say kafka "Kafka $(kafka_version) on ${java_version}"
+    say zipkin "Zipkin $ZIPKIN_VERSION"
 }
 
 main() {
@@ -187,6 +211,7 @@ main() {
     install_openbao
     install_consul
     install_kafka
+    install_zipkin
     summary
 }
 

@@ -9,6 +9,8 @@
 # fetched from the Go module proxy into ~/.cache/onex-host/go (as `go` itself
 # fetches toolchains) and tests/appliance finds it there.
 #
+# Then runs observability.sh beside it (the observability tests' tools).
+#
 # Idempotent: a tool already on PATH is left alone, so a second run makes no
 # network call. Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
@@ -77,7 +79,9 @@ done
 if [ "${#missing_packages[@]}" -eq 0 ]; then
     echo ">> appliance check tools present: ${!package_of_tool[*]}"
     install_go
-    exit 0
+    # The observability tests' tools (promtool, prometheus, chromium, the AsyncAPI parser) too, so every
+    # caller of this script (make tools, `dagger call test`) gets them.
+    exec bash "$(dirname "${BASH_SOURCE[0]}")/observability.sh"
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -100,3 +104,4 @@ for tool in "${!package_of_tool[@]}"; do
 done
 echo ">> appliance check tools installed"
 install_go
+exec bash "$(dirname "${BASH_SOURCE[0]}")/observability.sh"

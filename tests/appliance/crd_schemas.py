@@ -25,10 +25,16 @@ from tests.appliance.tooling import explain, go_tool, run_tool
 # Argo CD's newest release whose module the installed Go toolchain accepts (v3.6 needs Go 1.27).
 ARGO_CD = ("github.com/argoproj/argo-cd/v3", "v3.5.7")
 KEDA = ("github.com/kedacore/keda/v2", "v2.21.0")
+# The newest release the Go module proxy serves as a whole module (later ones only as pkg/apis submodules).
+PROMETHEUS_OPERATOR = ("github.com/prometheus-operator/prometheus-operator", "v0.85.0")
 CRD_FILES: dict[tuple[str, str], tuple[tuple[str, str], str]] = {
     ("argoproj.io/v1alpha1", "Application"): (ARGO_CD, "manifests/crds/application-crd.yaml"),
     ("argoproj.io/v1alpha1", "AppProject"): (ARGO_CD, "manifests/crds/appproject-crd.yaml"),
     ("keda.sh/v1alpha1", "ScaledObject"): (KEDA, "config/crd/bases/keda.sh_scaledobjects.yaml"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): (
+        PROMETHEUS_OPERATOR,
+        "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
+    ),
 }
 
 

@@ -35,7 +35,8 @@ from tests.appliance.tooling import REPOSITORY, explain, run_tool, venv_tool
 
 pytestmark = pytest.mark.appliance
 
-# Custom resources have no schema in kubernetes-validate: their upstream CRDs validate them.
+# Custom resources have no schema in kubernetes-validate: their upstream CRDs validate them (and promtool the
+# PrometheusRule's rules, in tests/observability).
 CUSTOM_KINDS = set(CRD_FILES)
 MIN_SKIP_REASON = 40
 IMAGE_REPOSITORY = "ghcr.io/onex/onex-host"

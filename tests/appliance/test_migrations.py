@@ -125,18 +125,3 @@ async def test_applying_twice_applies_each_migration_once_and_the_postgres_adapt
         await runtime.shutdown()
     assert [reply.success for reply in replies] == [True, True, True], [reply.error for reply in replies]
     assert replies[1].payload["rows"][0]["slug"] == "vault_adapter"
-
-
-def _statements(sql: str) -> list[str]:
-    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    return [" ".join(statement.split()) for statement in " ".join(lines).split(";") if statement.strip()]
-
-
-def test_the_schema_file_next_to_the_node_contract_says_what_the_migrations_create() -> None:
-    """contracts/nodes/postgres_adapter.schema.sql predates migrations/ (an integration test still reads it):
-    while it exists it must not drift from what the migrations apply."""
-    legacy = REPOSITORY / "contracts" / "nodes" / "postgres_adapter.schema.sql"
-    if not legacy.is_file():
-        return
-    migrated = [statement for path in migration_files() for statement in _statements(path.read_text())]
-    assert _statements(legacy.read_text()) == migrated

@@ -163,7 +163,7 @@ def test_the_image_gets_exactly_the_runtime_closure(request: pytest.FixtureReque
     assert evaluation["deps"]["image"] == {"onex-host": []}
     assert image == uv_selection(request.config, "--no-dev"), "the image must hold [project.dependencies] only"
     assert TOOLING.isdisjoint(image)
-    assert len(image) < 40, image
+    assert len(image) < 60, image  # the runtime closure (OpenTelemetry included), nowhere near the ~170 of every group
 
 
 def test_the_checks_get_dev_and_bench_and_the_dev_shell_every_group(

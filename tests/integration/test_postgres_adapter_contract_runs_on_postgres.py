@@ -14,8 +14,9 @@ from onex_host.core import EnumErrorCode, EnumHandlerType, ModelOnexEnvelope, lo
 from onex_host.infra.wiring import register_handlers
 from onex_host.runtime import NodeRuntime
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-SCHEMA = (CONTRACTS / "nodes" / "postgres_adapter.schema.sql").read_text()
+REPOSITORY = Path(__file__).resolve().parents[2]
+CONTRACTS = REPOSITORY / "contracts"
+SCHEMA = "\n".join(path.read_text() for path in sorted((REPOSITORY / "migrations" / "postgres").glob("*.sql")))
 
 pytestmark = pytest.mark.postgres
 

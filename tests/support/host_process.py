@@ -70,31 +70,24 @@ class HostProcess:
 
     def wait_ready(self, timeout: float = 30.0) -> float:
         """Seconds until ``/health/ready`` answered 200; raises with the host's log otherwise."""
+        return self._wait_for("/health/ready", "ready", timeout)
+
+    def wait_serving(self, timeout: float = 30.0) -> float:
+        """Until ``/health/live`` answers 200: started and serving, whether or not its upstreams are healthy."""
+        return self._wait_for("/health/live", "serving", timeout)
+
+    def _wait_for(self, path: str, what: str, timeout: float) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"host exited with {self.proc.returncode} before ready:\n{self.logs()}")
+                raise RuntimeError(f"host exited with {self.proc.returncode} before {what}:\n{self.logs()}")
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{path}", timeout=1).status_code == 200:
                     return time.monotonic() - started
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise TimeoutError(f"host not ready within {timeout}s:\n{self.logs()}")
-
-    def wait_serving(self, timeout: float = 30.0) -> None:
-        """Until ``/health/live`` answers 200: started and serving, whether or not its upstreams are healthy."""
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"host exited with {self.proc.returncode} before serving:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"host not serving within {timeout}s:\n{self.logs()}")
+        raise TimeoutError(f"host not {what} within {timeout}s:\n{self.logs()}")
 
     def terminate(self, timeout: float = 40.0) -> int:
         if self.proc.poll() is None:

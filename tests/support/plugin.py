@@ -7,12 +7,26 @@ Service fixtures (PostgreSQL, OpenBao, Consul, Kafka) live in
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["tests.support.services"]
+from onex_host.core.scrubbing import forget_secrets
 
-SERVICE_MARKERS = ("postgres", "vault", "consul", "kafka", "http", "llm", "appliance", "containers")
+pytest_plugins = ["tests.support.services", "tests.support.tracing_backend"]
+
+SERVICE_MARKERS = (
+    "postgres",
+    "vault",
+    "consul",
+    "kafka",
+    "http",
+    "llm",
+    "tracing",
+    "appliance",
+    "observability",
+    "containers",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,6 +39,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 _outcomes: Counter[tuple[str, str]] = Counter()
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_earlier_tests() -> Iterator[None]:
+    """The scrubber's registry is process-wide, as in a host; each test starts with only the secrets it registers."""
+    forget_secrets()
+    yield
+    forget_secrets()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
 
-from onex_host.cli import dlq, offsets, run, send, shadow, validate
+from onex_host.cli import asyncapi, dlq, offsets, run, send, shadow, validate
 from onex_host.cli._common import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from onex_host.core.errors import ContractError
 from onex_host.core.scrubbing import scrub
@@ -24,7 +26,65 @@ from onex_host.infra.kafka_tools.errors import (
     ToolRefusedError,
 )
 
-_SUBCOMMANDS = (run, send, validate, dlq, shadow, offsets)
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its module (``configure(parser)`` adds its options and ``func``), name and texts."""
+
+    module: ModuleType
+    name: str
+    help: str
+    description: str | None
+
+
+_COMMANDS: tuple[Command, ...] = (
+    Command(
+        run,
+        "run",
+        "start a runtime host",
+        "Start a runtime host. With no CONTRACT: $ONEX_CONTRACT, else the bundled dev contract "
+        "(in-memory bus, local echo handler, nothing external needed).",
+    ),
+    Command(
+        send,
+        "send",
+        "post one envelope to a running host and print the reply",
+        "Build an envelope from the options (or read one with --envelope) and POST it to "
+        "/v1/envelopes. Exit 0 on a successful reply, 1 on an error reply, 3 if the host is unreachable.",
+    ),
+    Command(
+        validate,
+        "validate",
+        "check a runtime host contract and every node contract it names",
+        "Exit 0 when the contract would start; otherwise print one 'error: FILE: FIELD: problem' "
+        "line per problem and exit 2.",
+    ),
+    Command(
+        asyncapi,
+        "asyncapi",
+        "write the AsyncAPI 3.0 document of a runtime host contract",
+        asyncapi.DESCRIPTION,
+    ),
+    Command(
+        dlq,
+        "dlq",
+        "dead-letter topic tools: redrive",
+        None,
+    ),
+    Command(
+        shadow,
+        "shadow-diff",
+        "compare legacy and shadow replies: match rate, field diffs, missing replies",
+        "Read the legacy and the shadow response topics, pair replies by correlation id within "
+        "--window seconds and compare them field by field. Exit 1 below --min-match.",
+    ),
+    Command(
+        offsets,
+        "offsets",
+        "consumer group offsets: hand over from legacy to a new group",
+        None,
+    ),
+)
 
 _TOOL_EXIT_CODES: tuple[tuple[type[KafkaToolError], int], ...] = (
     (BadToolInputError, EXIT_USAGE),
@@ -44,8 +104,10 @@ def tool_exit_code(error: KafkaToolError) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onex-host", description="ONEX Runtime Host")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _SUBCOMMANDS:
-        module.register(subparsers)
+    for command in _COMMANDS:
+        command.module.configure(
+            subparsers.add_parser(command.name, help=command.help, description=command.description)
+        )
     return parser
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,12 +41,33 @@ def resolve_contract(argument: str | None) -> Path:
     return path
 
 
-def port_number(text: str) -> int:
-    """argparse type for a TCP port (0 lets the kernel choose)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
-    return value
+def number_in(
+    kind: type[int] | type[float],
+    *,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+    what: str = "",
+    out_of_range: str = "",
+) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` in [low, high] (or (low, high] with ``low_open``), else one clear line."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {what or 'number'}: {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if too_low or (high is not None and value > high):
+            if out_of_range:
+                raise argparse.ArgumentTypeError(out_of_range.format(text=text))
+            if high is None:
+                raise argparse.ArgumentTypeError(f"must be positive: {text}")
+            raise argparse.ArgumentTypeError(f"{what or 'value'} out of range {low:g}-{high:g}: {text}")
+        return value
+
+    return parse
+
+
+port_number = number_in(int, low=0, high=65535, what="port")
+"""argparse type for a TCP port (0 lets the kernel choose)."""

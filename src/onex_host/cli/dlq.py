@@ -26,8 +26,7 @@ from onex_host.infra.kafka_tools.redrive import RedriveReport, redrive_dead_lett
 _REASONS = ", ".join(reason.value for reason in DeadLetterReason)
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("dlq", help="dead-letter topic tools: redrive")
+def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     redrive = actions.add_parser(
         "redrive",

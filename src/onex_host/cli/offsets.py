@@ -23,8 +23,7 @@ from onex_host.cli._kafka_options import (
 from onex_host.infra.kafka_tools.handover import HandoverPlan, apply_handover, plan_handover
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("offsets", help="consumer group offsets: hand over from legacy to a new group")
+def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="offsets_command", required=True, metavar="ACTION")
     handover = actions.add_parser(
         "handover",

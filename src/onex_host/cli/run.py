@@ -15,13 +15,7 @@ from onex_host.infra.process import RuntimeHostProcess
 logger = logging.getLogger("onex_host.cli")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "run",
-        help="start a runtime host",
-        description="Start a runtime host. With no CONTRACT: $ONEX_CONTRACT, else the bundled dev contract "
-        "(in-memory bus, local echo handler, nothing external needed).",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("contract", nargs="?", help="runtime host contract (YAML)")
     parser.add_argument("--bind", help="address for the health, API and metrics listeners (default: contract)")
     parser.add_argument("--health-port", type=port_number, help="health and envelope API port (default: contract)")

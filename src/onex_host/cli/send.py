@@ -18,13 +18,7 @@ from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.loader import describe_error, format_location
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "send",
-        help="post one envelope to a running host and print the reply",
-        description="Build an envelope from the options (or read one with --envelope) and POST it to "
-        "/v1/envelopes. Exit 0 on a successful reply, 1 on an error reply, 3 if the host is unreachable.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         default=os.environ.get("ONEX_HOST_URL", "http://127.0.0.1:8080"),

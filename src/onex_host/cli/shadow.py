@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, port_number
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, number_in, port_number
 from onex_host.cli._kafka_options import (
     add_connection_arguments,
     client_settings,
@@ -36,36 +37,14 @@ DEFAULT_METRICS_PORT = 9464
 METRICS_REFRESH_S = 1.0
 
 
-def _positive(kind: type[int] | type[float]) -> argparse._ActionType:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive: {text}")
-        return value
-
-    return parse
+def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
+    return number_in(kind, low=0, low_open=True)
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"a rate between 0 and 1 (0.999 is 99.9%%), not {text}")
-    return value
+_rate = number_in(float, low=0, high=1, out_of_range="a rate between 0 and 1 (0.999 is 99.9%%), not {text}")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "shadow-diff",
-        help="compare legacy and shadow replies: match rate, field diffs, missing replies",
-        description="Read the legacy and the shadow response topics, pair replies by correlation id within "
-        "--window seconds and compare them field by field. Exit 1 below --min-match.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
     topics = parser.add_argument_group("what to compare")
     topics.add_argument(

@@ -30,13 +30,7 @@ _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-.*?)?\}")
 _PLACEHOLDERS = ("unset", "http://unset.invalid:1", "1")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="check a runtime host contract and every node contract it names",
-        description="Exit 0 when the contract would start; otherwise print one 'error: FILE: FIELD: problem' "
-        "line per problem and exit 2.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("contract", help="runtime host contract (YAML)")
     parser.add_argument(
         "--env-file",

@@ -20,6 +20,7 @@ from onex_host.core.contracts import ModelHealthEndpointConfig, ModelMetricsEndp
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.loader import describe_error, format_location
 from onex_host.core.replies import reply_wire
+from onex_host.infra import tracing
 from onex_host.infra.metrics import CONTENT_TYPE_LATEST
 
 logger = logging.getLogger(__name__)
@@ -124,8 +125,13 @@ class HttpEndpoints:
         except ValidationError as exc:
             problems = "; ".join(f"{format_location(e['loc']) or 'body'}: {describe_error(e)}" for e in exc.errors())
             return _error(400, f"invalid envelope: {problems}")
-        reply = await self._process.handle_http_envelope(envelope)
-        return web.Response(body=reply_wire(envelope, reply), content_type="application/json")
+        if not tracing.active():
+            reply = await self._process.handle_http_envelope(envelope)
+            return web.Response(body=reply_wire(envelope, reply), content_type="application/json")
+        with tracing.attached(tracing.extract_from_http(request.headers)):
+            reply = await self._process.handle_http_envelope(envelope)
+            headers = tracing.reply_trace_headers()
+        return web.Response(body=reply_wire(envelope, reply), content_type="application/json", headers=headers)
 
     def _authorized(self, header: str) -> bool:
         """RFC 6750's ``Bearer`` scheme (case-insensitive), compared in constant time.

@@ -13,6 +13,7 @@ from typing import Literal
 from pythonjsonlogger.json import JsonFormatter
 
 from onex_host.core.scrubbing import scrub
+from onex_host.infra.tracing import TraceIdsFilter
 
 LogFormat = Literal["auto", "json", "text"]
 
@@ -47,6 +48,7 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
         )
     else:
         handler.setFormatter(_RedactingTextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(TraceIdsFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -51,6 +51,12 @@ class HostMetrics:
             ["node", "operation", "mode"],
             registry=self.registry,
         )
+        self.ready = Gauge(
+            "onex_ready",
+            "1 while the host is ready (what /health/ready answers; handlers as last probed), else 0.",
+            ["mode"],
+            registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "onex_consumer_lag",
             "Messages behind the partition's high watermark.",

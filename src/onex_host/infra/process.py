@@ -24,6 +24,7 @@ from onex_host.core.scrubbing import register_secrets, scrub_value
 from onex_host.infra.bus.factory import build_event_bus, parse_event_bus_config
 from onex_host.infra.http_api import EndpointOverrides, HttpEndpoints
 from onex_host.infra.metrics import HostMetrics
+from onex_host.infra.tracing import TracingConfigError, configure_tracing
 from onex_host.infra.wiring import register_handlers
 from onex_host.runtime.node_runtime import NodeRuntime
 from onex_host.spi.event_bus import ProtocolEventBus
@@ -82,7 +83,12 @@ class RuntimeHostProcess:
         bus_config = parse_event_bus_config(contract.event_bus, source=str(host.path))
         self.mode = bus_config.mode
         self.metrics = HostMetrics(mode=self.mode)
+        try:
+            self.tracing = configure_tracing(self.mode)
+        except TracingConfigError as exc:
+            raise ContractError([ContractProblem("(environment)", "OTEL_TRACES_EXPORTER", str(exc))]) from None
         self._inflight = self.metrics.inflight.labels(self.mode)
+        self.metrics.ready.labels(self.mode).set_function(self._ready_gauge)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
         handler_configs = register_handlers(self.runtime, contract, str(host.path))
         register_secrets(secret_values(*handler_configs, bus_config, contract.health_endpoint.bearer_token))
@@ -114,6 +120,15 @@ class RuntimeHostProcess:
 
     async def handle_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
         """Route one envelope and record it; the single entry point for the bus and the HTTP API."""
+        if self.tracing.enabled:
+            with self.tracing.envelope_span(envelope) as span:
+                reply = await self._handle(envelope)
+                node, operation = self._metric_labels(envelope)
+                self.tracing.record_outcome(span, node, operation, envelope.handler_type.value, reply)
+                return reply
+        return await self._handle(envelope)
+
+    async def _handle(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
         self._inflight.inc()
         started = time.perf_counter()
         try:
@@ -185,6 +200,7 @@ class RuntimeHostProcess:
                 logger.error("event bus did not stop within the shutdown timeout")
         await self.endpoints.stop()
         await self.runtime.shutdown()
+        self.tracing.shutdown()
         logger.info("runtime host stopped")
 
     async def run(self) -> None:
@@ -250,6 +266,18 @@ class RuntimeHostProcess:
         live = self.liveness()
         ready = self._started and not self._stopping and (bus is None or bus.ready) and all(h.healthy for h in handlers)
         return HostHealth(live=live, ready=ready, bus=bus, handlers=handlers)
+
+    def _ready_gauge(self) -> float:
+        """``onex_ready`` at scrape time: what /health/ready would answer, the handlers as last probed.
+
+        A scrape must not run the handlers' async checks (each may take HEALTH_PROBE_TIMEOUT_S), so it
+        reads the latest /health/ready results (before the first probe, initialized handlers count
+        as healthy); the lifecycle and the bus are read live.
+        """
+        if not self._started or self._stopping or (self.bus is not None and not self.bus.health().ready):
+            return 0.0
+        handlers = self._health_cache[1] if self._health_cache else ()
+        return 1.0 if all(handler.healthy for handler in handlers) else 0.0
 
     def liveness(self) -> bool:
         """The process serves and its bus makes progress.

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
+from pydantic import AfterValidator
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +79,13 @@ class HostAllowlist:
         port = url.port or (443 if url.scheme == "https" else 80)
         host = url.host.lower().rstrip(".")
         return any(rule.matches(host, port) for rule in self._rules)
+
+
+def _checked_rules(entries: list[str]) -> list[str]:
+    for entry in entries:
+        parse_host_rule(entry)
+    return entries
+
+
+HostRules = Annotated[list[str], AfterValidator(_checked_rules)]
+"""A config field holding allow-list entries, each refused at parse with its reason."""

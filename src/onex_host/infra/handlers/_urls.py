@@ -10,9 +10,11 @@ messages. Both are refused here with a message that never quotes the value
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import AfterValidator
 
 
 def http_url_problem(value: str) -> str | None:
@@ -42,3 +44,14 @@ def postgres_dsn_problem(dsn: str) -> str | None:
     if parts.netloc.count("@") > 1:
         return "has more than one '@': percent-encode it (%40) if it belongs to the password"
     return None
+
+
+def _checked_http_url(value: str) -> str:
+    problem = http_url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_checked_http_url)]
+"""A config field holding an absolute http(s) URL, refused at parse if a client could not use it."""

@@ -39,7 +39,6 @@ from onex_host.core.errors import ContractError, OperationError
 from onex_host.core.loader import validation_problems
 from onex_host.core.operation import ModelHandlerHealth, OperationContext
 from onex_host.core.replies import reply_for_exception
-from onex_host.core.scrubbing import has_secrets, scrub_value
 from onex_host.infra.handlers._params import apply_pinned, parse_payload, unknown_params
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -92,8 +91,6 @@ class BaseHandler(ABC, Generic[ConfigT]):
     config_model: ClassVar[type[BaseModel]]
     contract_keys: ClassVar[frozenset[str]] = frozenset()
     """``params`` keys the handler reads itself (a SQL statement, a base URL); no payload may name them."""
-    scrubs_replies: ClassVar[bool] = True
-    """Whether success payloads pass the scrubber: an upstream can echo a credential (a header, a DSN)."""
     _actions: ClassVar[dict[str, ActionSpec]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -200,8 +197,7 @@ class BaseHandler(ABC, Generic[ConfigT]):
             )
         try:
             request = self._request(declared, envelope, context)
-            payload = await declared.fn(self, request, context)
-            return envelope.reply_success(scrub_value(payload) if self.scrubs_replies and has_secrets() else payload)
+            return envelope.reply_success(await declared.fn(self, request, context))
         except Exception as exc:  # a handler bug must never take the host down
             if not isinstance(exc, OperationError | TimeoutError):
                 exc = self.translate_error(exc) or exc

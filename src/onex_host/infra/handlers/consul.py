@@ -33,41 +33,26 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.core.secrets import SecretText
-from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
+from onex_host.infra.handlers._host_allowlist import HostAllowlist, HostRules
 from onex_host.infra.handlers._httpx import HttpxHandler, status_failure
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
-from onex_host.infra.handlers._urls import http_url_problem
+from onex_host.infra.handlers._urls import HttpUrlText
 from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 
 class ConsulHandlerConfig(HandlerConfigModel):
-    url: str = Field(default="http://127.0.0.1:8500", description="The Consul agent's HTTP address.")
+    url: HttpUrlText = Field(default="http://127.0.0.1:8500", description="The Consul agent's HTTP address.")
     token: SecretText | None = Field(default=None, description="ACL token, from the environment.")
     datacenter: str | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)
     allowed_key_prefixes: list[str] | None = Field(
         default=None, description="KV key prefixes this host may touch; unset allows all."
     )
-    allowed_check_hosts: list[str] = Field(
+    allowed_check_hosts: HostRules = Field(
         default_factory=list,
         description="Hosts an HTTP or TCP health check may target (as in the http handler's allowed_hosts); "
         'empty allows TTL checks only, "*" every host.',
     )
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        problem = http_url_problem(url)
-        if problem:
-            raise ValueError(problem)
-        return url
-
-    @field_validator("allowed_check_hosts")
-    @classmethod
-    def _valid_check_hosts(cls, hosts: list[str]) -> list[str]:
-        for entry in hosts:
-            parse_host_rule(entry)
-        return hosts
 
     @field_validator("allowed_key_prefixes")
     @classmethod

@@ -41,7 +41,7 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers._decoding import ACCEPT_ENCODING, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
-from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
+from onex_host.infra.handlers._host_allowlist import HostAllowlist, HostRules
 from onex_host.infra.handlers._httpx import HttpxHandler
 from onex_host.infra.handlers._paths import fully_unquoted
 from onex_host.infra.handlers._urls import http_url_problem
@@ -74,7 +74,7 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
 
 class HttpHandlerConfig(HandlerConfigModel):
     timeout_seconds: float = Field(default=30.0, gt=0, description="Also the upper bound of a payload's timeout.")
-    allowed_hosts: list[str] = Field(
+    allowed_hosts: HostRules = Field(
         default_factory=list,
         description="Hosts a request may reach (each redirect hop too); every other host is refused before "
         'connecting. Empty (the default) refuses all; "*" allows every host.',
@@ -82,13 +82,6 @@ class HttpHandlerConfig(HandlerConfigModel):
     max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_redirects: int = Field(default=5, ge=0)
     max_connections: int = Field(default=100, ge=1)
-
-    @field_validator("allowed_hosts")
-    @classmethod
-    def _valid_hosts(cls, hosts: list[str]) -> list[str]:
-        for entry in hosts:
-            parse_host_rule(entry)
-        return hosts
 
 
 class HttpRequestPayload(PayloadModel):

@@ -18,32 +18,24 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.core.secrets import SecretText
 from onex_host.infra.handlers._httpx import HttpxHandler, status_failure
-from onex_host.infra.handlers._urls import http_url_problem
+from onex_host.infra.handlers._urls import HttpUrlText
 from onex_host.infra.handlers.base import HandlerConfigModel, PayloadModel, action
 
 
 class LlmHandlerConfig(HandlerConfigModel):
-    base_url: str = Field(min_length=1, description="API root including the version, e.g. https://host/v1")
+    base_url: HttpUrlText = Field(description="API root including the version, e.g. https://host/v1")
     model: str = Field(min_length=1, description="Chat model.")
     embedding_model: str | None = Field(default=None, description="Embedding model; defaults to model.")
     api_key: SecretText | None = Field(default=None, description="From the environment: api_key: ${LLM_API_KEY}")
     timeout_seconds: float = Field(default=60.0, gt=0)
     max_tokens: int = Field(default=1024, ge=1, description="Upper bound for any request's max_tokens.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        problem = http_url_problem(url)
-        if problem:
-            raise ValueError(problem)
-        return url
 
 
 class ChatMessage(PayloadModel):

@@ -35,7 +35,6 @@ class FailPayload(PayloadModel):
 class LocalHandler(BaseHandler[LocalHandlerConfig]):
     handler_type = EnumHandlerType.LOCAL
     config_model = LocalHandlerConfig
-    scrubs_replies = False  # it echoes its own request; nothing upstream can add a secret
 
     @action("echo")
     async def _echo(self, payload: dict[str, Any], context: OperationContext) -> dict[str, Any]:

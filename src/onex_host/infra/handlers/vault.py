@@ -32,14 +32,14 @@ from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.core.secrets import SecretText
 from onex_host.infra.handlers._paths import join_paths, normalize_path, within_prefixes
-from onex_host.infra.handlers._urls import http_url_problem
+from onex_host.infra.handlers._urls import HttpUrlText
 from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action
 
 T = TypeVar("T")
 
 
 class VaultHandlerConfig(HandlerConfigModel):
-    url: str = Field(min_length=1, description="Vault (or OpenBao) address, e.g. https://vault:8200")
+    url: HttpUrlText = Field(description="Vault (or OpenBao) address, e.g. https://vault:8200")
     token: SecretText = Field(description="From the environment: token: ${VAULT_TOKEN}")
     namespace: str | None = Field(default=None, description="Vault Enterprise namespace; empty means none.")
     mount_point: str = Field(default="secret", min_length=1)
@@ -49,14 +49,6 @@ class VaultHandlerConfig(HandlerConfigModel):
     timeout_seconds: float = Field(default=10.0, gt=0)
     max_workers: int = Field(default=4, ge=1, le=64, description="Threads running hvac calls.")
     verify_tls: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        problem = http_url_problem(url)
-        if problem:
-            raise ValueError(problem)
-        return url
 
     @field_validator("namespace")
     @classmethod

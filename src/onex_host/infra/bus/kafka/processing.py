@@ -15,6 +15,7 @@ import logging
 
 from onex_host.core.envelope import ModelOnexEnvelope, utc_now
 from onex_host.core.replies import reply_for_exception
+from onex_host.infra import tracing
 from onex_host.infra.bus.kafka.codec import DecodeFailure, InboundRecord, dead_letter, decode_command
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.bus.kafka.dispatcher import Ownership
@@ -52,6 +53,8 @@ class CommandProcessor:
             letter = dead_letter(
                 record, action.reason, action.detail, attempts=action.attempts, error_code=action.error_code
             )
+            if tracing.active():
+                letter.headers.extend(tracing.reply_trace_record_headers())
             sent = await self._sender.send_dead_letter(letter, ownership)
             if not sent.delivered:
                 return self._undelivered(sent, record, "dead letter")
@@ -74,7 +77,9 @@ class CommandProcessor:
         request, attempt = decoded, 0
         while True:
             attempt += 1
-            action = decide(Replied(request, await self._run(request)), attempt, self._rules, now=utc_now())
+            action = decide(
+                Replied(request, await self._run(request, record, attempt)), attempt, self._rules, now=utc_now()
+            )
             if not isinstance(action, RetryAfter):
                 return action
             self._metrics.retries.labels(
@@ -83,10 +88,14 @@ class CommandProcessor:
             if not await ownership.sleep(action.delay_seconds):
                 return None  # the partition moved to another host, which will run it
 
-    async def _run(self, request: ModelOnexEnvelope) -> ModelOnexEnvelope:
+    async def _run(self, request: ModelOnexEnvelope, record: InboundRecord, attempt: int) -> ModelOnexEnvelope:
         assert self.on_envelope is not None
         try:
-            return await self.on_envelope(request)
+            if not tracing.active():
+                return await self.on_envelope(request)
+            tracing.set_attempt(attempt)
+            with tracing.attached(tracing.extract_from_headers(list(record.headers))):
+                return await self.on_envelope(request)
         except Exception as exc:  # the runtime answers with error replies; a raise is a bug upstream
             return reply_for_exception(request, exc, where="the host's envelope callback")
 

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from onex_host.core.enums import EnumErrorCode
+from onex_host.infra import tracing
 from onex_host.infra.bus.kafka.clients import new_producer, retry_after_failure, start_client, stop_within
 from onex_host.infra.bus.kafka.codec import DeadLetterRecord
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
@@ -108,13 +109,14 @@ class KafkaSender:
             wire = reply.to_wire()
         except Exception as exc:
             return SendResult(SendFailure.UNEXPECTED, exc)
-        result = await self._produce(topic, key, wire, [], ownership)
+        headers = tracing.reply_trace_record_headers() if tracing.active() else []
+        result = await self._produce(topic, key, wire, headers, ownership)
         if result.failure is not SendFailure.TOO_LARGE:
             return result
         too_large = request.reply_error(
             EnumErrorCode.INTERNAL_ERROR, f"the reply ({len(wire)} bytes) is too large for topic {topic!r}"
         )
-        return await self._produce(topic, key, too_large.to_wire(), [], ownership)
+        return await self._produce(topic, key, too_large.to_wire(), headers, ownership)
 
     async def send_dead_letter(self, letter: DeadLetterRecord, ownership: Ownership) -> SendResult:
         """Store ``letter`` on the dead-letter topic; if too large, keep the evidence (headers, size), not the bytes."""
