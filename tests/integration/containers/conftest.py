@@ -3,7 +3,8 @@
 The rest of the suite runs against native servers; these few tests prove on
 every `make test` that each service's container (its local build on these
 machines) starts from deploy/services.yaml's environment and does real work.
-The provider report names the image and what it is built from.
+The provider report names the image and what it is built from. The
+containers last for this package only, not for the rest of the session.
 """
 
 from __future__ import annotations
@@ -42,21 +43,21 @@ def _provide(
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def postgres_container(request: pytest.FixtureRequest) -> Iterator[PostgresEndpoint]:
     yield from _provide(request, "postgres", POSTGRES_CONTAINER_PROVIDERS, describe_postgres)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def vault_container(request: pytest.FixtureRequest) -> Iterator[VaultEndpoint]:
     yield from _provide(request, "vault", VAULT_CONTAINER_PROVIDERS, lambda endpoint: endpoint.addr)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def consul_container(request: pytest.FixtureRequest) -> Iterator[ConsulEndpoint]:
     yield from _provide(request, "consul", CONSUL_CONTAINER_PROVIDERS, lambda endpoint: endpoint.addr)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def kafka_container(request: pytest.FixtureRequest) -> Iterator[KafkaEndpoint]:
     yield from _provide(request, "kafka", KAFKA_CONTAINER_PROVIDERS, lambda endpoint: endpoint.bootstrap)
