@@ -1,0 +1,1 @@
+disable_update_check = true
