@@ -91,6 +91,18 @@ class ComposeStack:
     def container_id(self, service: str) -> str:
         return self.run("ps", "-q", service, timeout=60).stdout.strip()
 
+    def started_at(self, service: str) -> str:
+        """When the service's container last started (changes on every restart)."""
+        container = self.container_id(service)
+        result = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.StartedAt}}", container],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return result.stdout.strip()
+
     def health(self, service: str) -> str:
         container = self.container_id(service)
         if not container:

@@ -142,10 +142,12 @@ async def _load_across_a_restart(stack: ComposeStack) -> tuple[dict[str, dict[st
 
 
 def test_a_host_container_restart_under_load_answers_every_command(stack: ComposeStack) -> None:
+    started_before = stack.started_at("onex-host")
     try:
         replies, commands = asyncio.run(_load_across_a_restart(stack))
     except TimeoutError:
         pytest.fail(f"not every command was answered within {ANSWERED_WITHIN_SECONDS:.0f}s\n{stack.evidence()}")
+    assert stack.started_at("onex-host") != started_before, "the host container was not restarted"
     assert len(replies) == len(commands)
     failed = [reply for reply in replies.values() if reply.get("success") is not True]
     assert not failed, failed[:3]
