@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 
 from onex_host.core import EnumErrorCode, EnumHandlerType
-from tests.support.handlers import HostedNode, hosted_node
-from tests.support.pg import scratch_table
+from tests.support.builders.handlers import HostedNode, hosted_node
+from tests.support.builders.pg import scratch_table
 
 pytestmark = pytest.mark.postgres
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from tests.support.native import ServiceStartError, free_port, wait_until
-from tests.support.provision import ServiceUnavailable
-from tests.support.servicespec import ServiceSpec, ServiceSpecError, address_env_for, service_spec
+from tests.support.provisioning.native import ServiceStartError, free_port, wait_until
+from tests.support.provisioning.provision import ServiceUnavailable
+from tests.support.provisioning.servicespec import ServiceSpec, ServiceSpecError, address_env_for, service_spec
 
 DOCKER_PING_TIMEOUT = 3
 
