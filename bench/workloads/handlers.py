@@ -34,8 +34,8 @@ import asyncpg
 import httpx
 import hvac
 import requests
-from tests.support.handlers import NODE, HostedNode, hosted_node
-from tests.support.native import NativeOpenBao, NativePostgres
+from tests.support.builders.handlers import NODE, HostedNode, hosted_node
+from tests.support.provisioning.native import NativeOpenBao, NativePostgres
 
 from bench.workloads._interleave import Call, interleaved
 from bench.workloads._stats import summarize

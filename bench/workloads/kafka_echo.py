@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from tests.support.host_process import HostProcess
-from tests.support.kafka_bus import create_topics as create_test_topics
-from tests.support.kafka_host_contract import write_kafka_host
-from tests.support.native import NativeKafka
+from tests.support.builders.host_process import HostProcess
+from tests.support.builders.kafka_bus import create_topics as create_test_topics
+from tests.support.builders.kafka_host_contract import write_kafka_host
+from tests.support.provisioning.native import NativeKafka
 
 from bench.profiling import sampled
 from bench.workloads._stats import summarize

@@ -6,7 +6,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from tests.support.host_process import HostProcess
+from tests.support.builders.host_process import HostProcess
 
 
 def run(quick: bool = False) -> dict[str, float]:

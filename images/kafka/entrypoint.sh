@@ -1,5 +1,5 @@
 #!/bin/bash
-# The apache/kafka image's rule, as tests/support/native/kafka.py codes it for
+# The apache/kafka image's rule, as tests/support/provisioning/native/kafka.py codes it for
 # the native broker: KAFKA_X_Y=v -> x.y=v, "__" -> "_", "___" -> "-".
 set -euo pipefail
 config=/var/lib/kafka/server.properties

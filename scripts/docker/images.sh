@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container images for the test session's testcontainers smoke set and the
 # compose stack, resolved once and written to build/images.env (the one file
-# tests/support/images.py and the compose runs read):
+# tests/support/provisioning/images.py and the compose runs read):
 #
 #   ONEX_IMAGE_KAFKA / _POSTGRES / _VAULT / _CONSUL / _RUNTIME_HOST   the image each runs
 #   ONEX_IMAGE_SOURCE_<SERVICE>   "local-build" or "upstream" or "override"
@@ -290,7 +290,7 @@ main() {
         lines+=("ONEX_IMAGE_${service^^}=${choice% *}" "ONEX_IMAGE_SOURCE_${service^^}=${choice##* }")
         say "$service: ${choice% *} (${choice##* })"
     done
-    printf '%s\n' "# written by scripts/docker/images.sh; read by tests/support/images.py" "${lines[@]}" >"$OUT.tmp"
+    printf '%s\n' "# written by scripts/docker/images.sh; read by tests/support/provisioning/images.py" "${lines[@]}" >"$OUT.tmp"
     mv "$OUT.tmp" "$OUT"
     say "images resolved in $((SECONDS - started))s -> ${OUT#"$ROOT"/}"
 }

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.appliance.tooling import REPOSITORY, explain, run_tool
-from tests.support.host_process import HostProcess
+from tests.support.builders.host_process import HostProcess
 
 pytestmark = pytest.mark.appliance
 

@@ -19,8 +19,8 @@ from ci.service_topology import ImageContract, Topology
 
 from tests.appliance.nix_eval import nix_eval
 from tests.appliance.tooling import REPOSITORY
-from tests.support.containers import docker_unreachable_reason
-from tests.support.images import IMAGES_ENV, service_image
+from tests.support.provisioning.containers import docker_unreachable_reason
+from tests.support.provisioning.images import IMAGES_ENV, service_image
 
 pytestmark = pytest.mark.appliance
 

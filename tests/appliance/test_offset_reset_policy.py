@@ -23,9 +23,9 @@ from onex_host.infra.bus.kafka import KafkaEventBus
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.metrics import HostMetrics
 from tests.appliance.tooling import REPOSITORY, explain, run_tool, venv_tool
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.factories import command, echo_runtime
-from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
+from tests.support.builders.factories import command, echo_runtime
+from tests.support.builders.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = [pytest.mark.appliance, pytest.mark.kafka]
 

@@ -16,8 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from onex_host.core import EnumErrorCode, EnumHandlerType
-from tests.support.handlers import HostedNode, hosted_node, local_http_server
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.builders.handlers import HostedNode, hosted_node, local_http_server
+from tests.support.doubles.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.consul
 

@@ -15,9 +15,9 @@ import pytest
 from onex_host.core import ContractError, EnumErrorCode, EnumHandlerType, ModelNodeContract
 from onex_host.infra.handlers.db import DbHandler
 from onex_host.runtime import NodeRuntime
-from tests.support.handlers import HostedNode, hosted_node
-from tests.support.pg import scratch_table
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.builders.handlers import HostedNode, hosted_node
+from tests.support.builders.pg import scratch_table
+from tests.support.doubles.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.factories import command
-from tests.support.host_process import ONEX_HOST, HostProcess
+from tests.support.builders.factories import command
+from tests.support.builders.host_process import ONEX_HOST, HostProcess
 
 
 def test_the_dev_host_echoes_reports_ready_counts_and_exits_0_on_sigterm(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ import pytest
 from onex_host.cli import main
 from onex_host.infra.bus.kafka import KafkaEventBus
 from onex_host.infra.metrics import HostMetrics
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.factories import command, echo_runtime
-from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, headers_of, reading, unique_prefix
+from tests.support.builders.factories import command, echo_runtime
+from tests.support.builders.kafka_bus import CommandProducer, bus_config, bus_topics, headers_of, reading, unique_prefix
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = pytest.mark.kafka
 

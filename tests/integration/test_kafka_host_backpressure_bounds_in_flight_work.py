@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.factories import command
-from tests.support.host_process import HostProcess
-from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
-from tests.support.kafka_host_contract import write_kafka_host
+from tests.support.builders.factories import command
+from tests.support.builders.host_process import HostProcess
+from tests.support.builders.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
+from tests.support.builders.kafka_host_contract import write_kafka_host
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

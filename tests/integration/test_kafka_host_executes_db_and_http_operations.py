@@ -18,12 +18,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
-from tests.support.endpoints import KafkaEndpoint, PostgresEndpoint
-from tests.support.factories import command
-from tests.support.host_process import HostProcess
-from tests.support.kafka_bus import CommandProducer, bus_config, create_topics, reading, unique_prefix
-from tests.support.kafka_host_contract import write_kafka_host
-from tests.support.pg import scratch_table
+from tests.support.builders.factories import command
+from tests.support.builders.host_process import HostProcess
+from tests.support.builders.kafka_bus import CommandProducer, bus_config, create_topics, reading, unique_prefix
+from tests.support.builders.kafka_host_contract import write_kafka_host
+from tests.support.builders.pg import scratch_table
+from tests.support.provisioning.endpoints import KafkaEndpoint, PostgresEndpoint
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.http, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.infra.bus.kafka import KafkaEventBus
 from onex_host.infra.metrics import HostMetrics
 from onex_host.runtime.node_runtime import NodeRuntime
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.factories import command, echo_runtime
-from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, headers_of, reading, unique_prefix
+from tests.support.builders.factories import command, echo_runtime
+from tests.support.builders.kafka_bus import CommandProducer, bus_config, bus_topics, headers_of, reading, unique_prefix
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = pytest.mark.kafka
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.kafka_bus import create_topics, unique_prefix
-from tests.support.onex_cli import onex_host
+from tests.support.builders.kafka_bus import create_topics, unique_prefix
+from tests.support.builders.onex_cli import onex_host
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = pytest.mark.kafka
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from onex_host.core import EnumErrorCode, EnumHandlerType
-from tests.support.fake_openai import EMBEDDING_MODEL, MODEL, FakeOpenAI, fake_openai
-from tests.support.handlers import HostedNode, hosted_node
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.builders.handlers import HostedNode, hosted_node
+from tests.support.doubles.fake_openai import EMBEDDING_MODEL, MODEL, FakeOpenAI, fake_openai
+from tests.support.doubles.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.llm
 

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.factories import command
-from tests.support.kafka_bus import CommandProducer, create_topics, unique_prefix
-from tests.support.legacy_node import LegacyNode
-from tests.support.onex_cli import onex_host
+from tests.support.builders.factories import command
+from tests.support.builders.kafka_bus import CommandProducer, create_topics, unique_prefix
+from tests.support.builders.onex_cli import onex_host
+from tests.support.doubles.legacy_node import LegacyNode
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = pytest.mark.kafka
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.support.services import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
+from tests.support.provisioning.services import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
 
 
 def test_postgres_runs_queries_in_the_configured_database(postgres_service: PostgresEndpoint) -> None:

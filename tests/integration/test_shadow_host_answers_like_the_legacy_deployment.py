@@ -12,13 +12,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.factories import command
-from tests.support.host_process import ONEX_HOST, HostProcess, free_port
-from tests.support.kafka_bus import CommandProducer, bus_config, create_topics, unique_prefix
-from tests.support.kafka_host_contract import ECHO_NODE, write_kafka_host
-from tests.support.legacy_node import LegacyNode
-from tests.support.onex_cli import onex_host
+from tests.support.builders.factories import command
+from tests.support.builders.host_process import ONEX_HOST, HostProcess, free_port
+from tests.support.builders.kafka_bus import CommandProducer, bus_config, create_topics, unique_prefix
+from tests.support.builders.kafka_host_contract import ECHO_NODE, write_kafka_host
+from tests.support.builders.onex_cli import onex_host
+from tests.support.doubles.legacy_node import LegacyNode
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from onex_host.core import EnumHandlerType
-from tests.support.handlers import hosted_node, local_http_server
+from tests.support.builders.handlers import hosted_node, local_http_server
 
 pytestmark = pytest.mark.vault
 

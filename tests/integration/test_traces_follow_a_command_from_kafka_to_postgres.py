@@ -23,11 +23,11 @@ import httpx
 import pytest
 
 from onex_host.core.enums import EnumHandlerType
-from tests.support.endpoints import KafkaEndpoint, PostgresEndpoint
-from tests.support.factories import command
-from tests.support.host_process import HostProcess
-from tests.support.kafka_bus import bus_config, create_topics, headers_of, reading, unique_prefix
-from tests.support.kafka_host_contract import write_kafka_host
+from tests.support.builders.factories import command
+from tests.support.builders.host_process import HostProcess
+from tests.support.builders.kafka_bus import bus_config, create_topics, headers_of, reading, unique_prefix
+from tests.support.builders.kafka_host_contract import write_kafka_host
+from tests.support.provisioning.endpoints import KafkaEndpoint, PostgresEndpoint
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.tracing, pytest.mark.slow]
 

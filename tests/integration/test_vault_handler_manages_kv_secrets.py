@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from onex_host.core import EnumErrorCode, EnumHandlerType
-from tests.support.handlers import HostedNode, hosted_node
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.builders.handlers import HostedNode, hosted_node
+from tests.support.doubles.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.vault
 

@@ -25,11 +25,11 @@ import yaml
 from onex_host.core.enums import EnumErrorCode
 from onex_host.infra.metrics import HostMetrics
 from tests.observability.tooling import DASHBOARD, REPOSITORY, tool
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.factories import command
-from tests.support.host_process import HostProcess, free_port
-from tests.support.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
-from tests.support.kafka_host_contract import write_kafka_host
+from tests.support.builders.factories import command
+from tests.support.builders.host_process import HostProcess, free_port
+from tests.support.builders.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
+from tests.support.builders.kafka_host_contract import write_kafka_host
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = pytest.mark.observability
 

@@ -1,7 +1,7 @@
 """Project pytest plugin: ``--require-services`` and per-marker summary.
 
 Service fixtures (PostgreSQL, OpenBao, Consul, Kafka) live in
-``tests.support.services`` and are re-exported here so every test sees them.
+``tests.support.provisioning.services`` and are re-exported here so every test sees them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from onex_host.core.scrubbing import forget_secrets
 
-pytest_plugins = ["tests.support.services", "tests.support.tracing_backend"]
+pytest_plugins = ["tests.support.provisioning.services", "tests.support.provisioning.tracing_backend"]
 
 SERVICE_MARKERS = (
     "postgres",

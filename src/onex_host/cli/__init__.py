@@ -10,6 +10,7 @@ here and nowhere else, by kind: bad input 2, brokers unreachable 3, refused 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,4 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``onex-host send ... | head``): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again (Python's documented recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
+    sys.exit(code)

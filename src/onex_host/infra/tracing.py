@@ -121,21 +121,33 @@ class HostTracing:
 
     @contextmanager
     def envelope_span(self, envelope: ModelOnexEnvelope, *, kind: SpanKind = SpanKind.CONSUMER) -> Iterator[Span]:
-        """One span per envelope, a child of whatever context the transport attached."""
+        """One span per envelope, a child of whatever context the transport attached.
+
+        An unsampled span is neither made current nor given attributes: the reply continues the
+        incoming context as it came (if any), and the envelope pays only for the sampling decision.
+        """
         assert self._tracer is not None
         name = f"onex {envelope.target_node or '*'}.{envelope.operation}"
-        with self._tracer.start_as_current_span(name, kind=kind, record_exception=False) as span:
-            if span.is_recording():  # an unsampled span takes no attributes: they would cost and go nowhere
-                span.set_attributes(
-                    {
-                        "onex.mode": self.mode,
-                        "onex.shadow": self.mode == "shadow",
-                        "onex.attempt": _attempt.get(),
-                        "onex.correlation_id": str(envelope.correlation_id),
-                    }
-                )
+        span = self._tracer.start_span(name, kind=kind, record_exception=False)
+        if not span.is_recording():
             _reply_context.set(otel_context.get_current())
             yield span
+            return
+        span.set_attributes(
+            {
+                "onex.mode": self.mode,
+                "onex.shadow": self.mode == "shadow",
+                "onex.attempt": _attempt.get(),
+                "onex.correlation_id": str(envelope.correlation_id),
+            }
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            _reply_context.set(otel_context.get_current())
+            yield span
+        finally:
+            otel_context.detach(token)
+            span.end()
 
     @staticmethod
     def record_outcome(span: Span, node: str, operation: str, handler: str, reply: ModelOnexEnvelope) -> None:

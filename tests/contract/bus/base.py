@@ -18,7 +18,7 @@ from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.infra.bus.base import BusMode
 from onex_host.runtime.node_runtime import NodeRuntime
 from onex_host.spi.event_bus import ProtocolEventBus
-from tests.support.factories import command, echo_runtime
+from tests.support.builders.factories import command, echo_runtime
 
 
 class ModedBus(ProtocolEventBus, Protocol):

@@ -13,8 +13,8 @@ from onex_host.infra.bus.kafka import KafkaEventBus
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.metrics import HostMetrics
 from tests.contract.bus.base import EventBusSuite
-from tests.support.endpoints import KafkaEndpoint
-from tests.support.kafka_bus import CommandProducer, TopicReader, bus_config, bus_topics, unique_prefix
+from tests.support.builders.kafka_bus import CommandProducer, TopicReader, bus_config, bus_topics, unique_prefix
+from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = pytest.mark.kafka
 

@@ -28,7 +28,7 @@ from onex_host.core import (
 from onex_host.infra.handlers.base import BaseHandler
 from onex_host.infra.wiring import HANDLER_REGISTRY
 from onex_host.spi import ProtocolHandler
-from tests.support.fake_openai import MODEL, fake_openai
+from tests.support.doubles.fake_openai import MODEL, fake_openai
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens on loopback
 

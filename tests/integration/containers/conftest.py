@@ -15,10 +15,10 @@ from typing import TypeVar
 
 import pytest
 
-from tests.support.containers import CONTAINER_IMAGES
-from tests.support.endpoints import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
-from tests.support.provision import Provider, provide_service
-from tests.support.service_providers import (
+from tests.support.provisioning.containers import CONTAINER_IMAGES
+from tests.support.provisioning.endpoints import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
+from tests.support.provisioning.provision import Provider, provide_service
+from tests.support.provisioning.service_providers import (
     CONSUL_CONTAINER_PROVIDERS,
     KAFKA_CONTAINER_PROVIDERS,
     POSTGRES_CONTAINER_PROVIDERS,

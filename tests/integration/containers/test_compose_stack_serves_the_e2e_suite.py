@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.support.compose_stack import ComposeError, ComposeStack, compose_stack
-from tests.support.containers import docker_unreachable_reason
-from tests.support.images import IMAGES_ENV, SERVICES, describe_image
-from tests.support.provision import PROVISIONS, Provision
+from tests.support.provisioning.compose_stack import ComposeError, ComposeStack, compose_stack
+from tests.support.provisioning.containers import docker_unreachable_reason
+from tests.support.provisioning.images import IMAGES_ENV, SERVICES, describe_image
+from tests.support.provisioning.provision import PROVISIONS, Provision
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 

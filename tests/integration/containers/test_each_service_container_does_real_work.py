@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.support.endpoints import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
+from tests.support.provisioning.endpoints import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
 
 pytestmark = pytest.mark.containers
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.containers import docker_unreachable_reason
-from tests.support.images import IMAGES_ENV, SERVICES, service_image
+from tests.support.provisioning.containers import docker_unreachable_reason
+from tests.support.provisioning.images import IMAGES_ENV, SERVICES, service_image
 
 pytestmark = pytest.mark.containers
 

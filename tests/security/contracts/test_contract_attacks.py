@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.host_process import ONEX_HOST
+from tests.support.builders.host_process import ONEX_HOST
 
 NODES = Path(__file__).resolve().parents[3] / "contracts" / "nodes"
 SECRET = "canary-secret-5f2a"

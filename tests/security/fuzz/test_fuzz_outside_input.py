@@ -31,7 +31,7 @@ from onex_host.core.replies import reply_wire
 from onex_host.infra.handlers._host_allowlist import HostAllowlist, parse_host_rule
 from onex_host.infra.handlers._paths import fully_unquoted, join_paths, normalize_path, within_prefixes
 from onex_host.infra.handlers.http import HttpRequestPayload, _target_url
-from tests.support.factories import echo_runtime
+from tests.support.builders.factories import echo_runtime
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from onex_host.core import EnumErrorCode, EnumHandlerType
-from tests.support.handlers import HostedNode, hosted_node, local_http_server
+from tests.support.builders.handlers import HostedNode, hosted_node, local_http_server
 
 pytestmark = pytest.mark.http
 

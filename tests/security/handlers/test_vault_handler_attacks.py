@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from onex_host.core import EnumErrorCode, EnumHandlerType
-from tests.support.handlers import HostedNode, hosted_node
+from tests.support.builders.handlers import HostedNode, hosted_node
 
 pytestmark = pytest.mark.vault
 

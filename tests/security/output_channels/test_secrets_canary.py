@@ -27,7 +27,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.support.host_process import ONEX_HOST, HostProcess
+from tests.support.builders.host_process import ONEX_HOST, HostProcess
 
 pytestmark = [pytest.mark.http, pytest.mark.slow]
 

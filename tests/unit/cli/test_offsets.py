@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from onex_host.cli import main
-from tests.support.host_process import free_port
+from tests.support.builders.host_process import free_port
 
 
 def test_from_group_is_required(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from onex_host.cli import main
 from onex_host.cli.shadow import _topics
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
-from tests.support.host_process import free_port
+from tests.support.builders.host_process import free_port
 
 TOPICS = ["--legacy-topic", "replies", "--shadow-topic", "replies.shadow"]
 

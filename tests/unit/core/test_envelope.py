@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import RUNTIME_HOST_SOURCE, ModelOnexEnvelope
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 
 def test_wire_round_trip_is_exact() -> None:

@@ -14,7 +14,7 @@ from onex_host.core.file_registry import load_host
 from onex_host.infra.bus.memory import MemoryEventBus
 from onex_host.infra.http_api import EndpointOverrides
 from onex_host.infra.process import RuntimeHostProcess
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 HOST = """\
 name: unit_host

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from onex_host.core.enums import EnumErrorCode
 from onex_host.infra import tracing
 from onex_host.infra.tracing import HostTracing, TraceIdsFilter, TracingConfigError, configure_tracing
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 
 @pytest.mark.parametrize(

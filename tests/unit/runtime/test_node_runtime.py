@@ -13,7 +13,7 @@ from onex_host.core.errors import ContractError
 from onex_host.core.operation import ModelHandlerHealth, OperationContext
 from onex_host.infra.handlers.local import LocalHandler
 from onex_host.runtime.node_runtime import NodeRuntime
-from tests.support.factories import command, echo_node, echo_runtime
+from tests.support.builders.factories import command, echo_node, echo_runtime
 
 
 class RecordingHandler:

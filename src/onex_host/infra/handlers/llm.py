@@ -9,7 +9,7 @@ in the config caps what any request may ask for: both are cost controls.
 
 No real LLM is reachable from this project's machines: the tests run it
 against a small local aiohttp server that implements those endpoints
-(``tests/support/fake_openai.py``), so what is proven is the wire protocol,
+(``tests/support/doubles/fake_openai.py``), so what is proven is the wire protocol,
 error mapping and limits, not any model's behaviour.
 """
 

@@ -8,7 +8,7 @@ import pytest
 
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.infra.bus.memory import MemoryEventBus
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 
 async def test_a_stopped_bus_refuses_new_commands() -> None:

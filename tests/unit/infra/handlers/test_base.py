@@ -10,7 +10,7 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import OperationError
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers.base import BaseHandler, HandlerConfigModel, PayloadModel, action, parse_payload
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 
 class Config(HandlerConfigModel):

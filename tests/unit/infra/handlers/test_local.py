@@ -9,7 +9,7 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.errors import ContractError
 from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers.local import LocalHandler
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 
 def context(operation: str, deadline: float | None = None) -> OperationContext:

@@ -17,7 +17,7 @@ from onex_host.infra.bus.kafka.codec import (
     read_dead_letter_headers,
     redriven_headers,
 )
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 MAX = 10_000
 

@@ -20,7 +20,7 @@ from onex_host.infra.bus.kafka.outcome import (
     decide,
     is_retryable,
 )
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 POLICY = KafkaRetryPolicy(max_attempts=3, initial_backoff_seconds=0.5, max_backoff_seconds=0.8)

@@ -12,9 +12,9 @@ from onex_host.infra.bus.kafka.dispatcher import Ownership
 from onex_host.infra.bus.kafka.processing import CommandProcessor
 from onex_host.infra.bus.kafka.sender import KafkaSender
 from onex_host.infra.metrics import HostMetrics
-from tests.support.factories import command
-from tests.support.kafka_bus import bus_config
-from tests.support.kafka_doubles import Producers, failing
+from tests.support.builders.factories import command
+from tests.support.builders.kafka_bus import bus_config
+from tests.support.doubles.kafka_doubles import Producers, failing
 
 PREFIX = "t.proc"
 

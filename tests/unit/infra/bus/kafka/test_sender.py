@@ -18,9 +18,9 @@ from onex_host.infra.bus.kafka.codec import DeadLetterReason, InboundRecord, dea
 from onex_host.infra.bus.kafka.dispatcher import Ownership
 from onex_host.infra.bus.kafka.outcome import PublishReply
 from onex_host.infra.bus.kafka.sender import DELIVERED, HEADER_VALUE_DROPPED, KafkaSender, SendFailure
-from tests.support.factories import command
-from tests.support.kafka_bus import bus_config
-from tests.support.kafka_doubles import Producers, failing, too_large_when
+from tests.support.builders.factories import command
+from tests.support.builders.kafka_bus import bus_config
+from tests.support.doubles.kafka_doubles import Producers, failing, too_large_when
 
 
 def sender(producers: Producers, **overrides: Any) -> KafkaSender:

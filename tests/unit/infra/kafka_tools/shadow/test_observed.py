@@ -5,7 +5,7 @@ import json
 from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.infra.kafka_tools.shadow.observed import Side, decode_reply
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 
 def test_an_envelope_reply_is_decoded_with_its_own_timestamp() -> None:

@@ -9,7 +9,7 @@ from onex_host.infra.kafka_tools.shadow.comparator import Outcome, ReplyComparat
 from onex_host.infra.kafka_tools.shadow.ignore import IgnoreRules
 from onex_host.infra.kafka_tools.shadow.observed import Side
 from onex_host.infra.kafka_tools.shadow.session import StopWhen, run_comparison
-from tests.support.factories import command
+from tests.support.builders.factories import command
 
 
 def _record(value: bytes) -> ConsumerRecord[bytes, bytes]:

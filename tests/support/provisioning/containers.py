@@ -18,10 +18,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from tests.support.images import ServiceImage, describe_image, service_image
-from tests.support.native import ServiceStartError, free_port, wait_until
-from tests.support.provision import ServiceUnavailable
-from tests.support.servicespec import ServiceSpec, ServiceSpecError, address_env_for, service_spec
+from tests.support.provisioning.images import ServiceImage, describe_image, service_image
+from tests.support.provisioning.native import ServiceStartError, free_port, wait_until
+from tests.support.provisioning.provision import ServiceUnavailable
+from tests.support.provisioning.servicespec import ServiceSpec, ServiceSpecError, address_env_for, service_spec
 
 DOCKER_PING_TIMEOUT = 3
 LOOPBACK = "127.0.0.1"

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.support.handlers import local_http_server
+from tests.support.builders.handlers import local_http_server
 
 MODEL = "fake-chat-1"
 EMBEDDING_MODEL = "fake-embed-1"

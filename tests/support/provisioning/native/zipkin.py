@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tests.support.native._process import (
+from tests.support.provisioning.native._process import (
     LOOPBACK,
     SERVICES_DIR,
     ManagedProcess,

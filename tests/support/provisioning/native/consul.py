@@ -6,7 +6,7 @@ import json
 import secrets
 import urllib.request
 
-from tests.support.native._process import (
+from tests.support.provisioning.native._process import (
     LOOPBACK,
     SERVICES_DIR,
     ManagedProcess,

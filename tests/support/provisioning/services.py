@@ -2,7 +2,7 @@
 
 Each fixture starts its server lazily (the first test that asks for it), keeps it
 for the session, and tries the environment, then testcontainers, then a native
-process (see :mod:`tests.support.service_providers`). When none works the test
+process (see :mod:`tests.support.provisioning.service_providers`). When none works the test
 is skipped, or failed under ``--require-services``, with what was tried.
 
 A test that uses one of these fixtures, directly or through another fixture,
@@ -17,9 +17,15 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.support.endpoints import BrokerController, ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
-from tests.support.provision import PROVISIONS, provide_service
-from tests.support.service_providers import (
+from tests.support.provisioning.endpoints import (
+    BrokerController,
+    ConsulEndpoint,
+    KafkaEndpoint,
+    PostgresEndpoint,
+    VaultEndpoint,
+)
+from tests.support.provisioning.provision import PROVISIONS, provide_service
+from tests.support.provisioning.service_providers import (
     CONSUL_PROVIDERS,
     KAFKA_PROVIDERS,
     POSTGRES_PROVIDERS,

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.support.native._process import (
+from tests.support.provisioning.native._process import (
     LOOPBACK,
     ManagedProcess,
     NativeServer,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ci.service_topology import SERVICES_FILE, Service, TopologyError, parse_topology
 
-SERVICES_YAML = Path(__file__).resolve().parents[2] / SERVICES_FILE
+SERVICES_YAML = Path(__file__).resolve().parents[3] / SERVICES_FILE
 
 ServiceSpec = Service
 ServiceSpecError = TopologyError

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.containers import docker_unreachable_reason, run_service_container
-from tests.support.provision import ServiceUnavailable
+from tests.support.provisioning.containers import docker_unreachable_reason, run_service_container
+from tests.support.provisioning.provision import ServiceUnavailable
 
 
 @pytest.fixture

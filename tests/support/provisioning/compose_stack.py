@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.images import REPOSITORY, compose_environment
-from tests.support.native import free_ports
+from tests.support.provisioning.images import REPOSITORY, compose_environment
+from tests.support.provisioning.native import free_ports
 
 COMPOSE_DIR = REPOSITORY / "deploy" / "compose"
 COMPOSE_FILES = (COMPOSE_DIR / "compose.yaml", COMPOSE_DIR / "compose.local.yaml")

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.native._process import ServiceStartError
-from tests.support.native.zipkin import NativeZipkin
+from tests.support.provisioning.native._process import ServiceStartError
+from tests.support.provisioning.native.zipkin import NativeZipkin
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.servicespec import service_spec
+from tests.support.provisioning.servicespec import service_spec
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[3]
 IMAGES_ENV = REPOSITORY / "build" / "images.env"
 SERVICES = ("kafka", "postgres", "vault", "consul", "runtime_host")
 

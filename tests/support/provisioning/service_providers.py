@@ -1,10 +1,10 @@
 """For each service, the three ways of getting one, in the order the fixtures try them.
 
 1. the environment (``ONEX_TEST_*``: how the Dagger pipeline hands its services over);
-2. a native process from :mod:`tests.support.native` (installed by ``make services``): fast to
-   start, and what most of the suite runs against;
-3. a testcontainers container of the service's image (:mod:`tests.support.images`: the
-   ``deploy/services.yaml`` image or its local build), when Docker answers and nothing is installed.
+2. a native process from :mod:`tests.support.provisioning.native` (installed by ``make services``):
+   fast to start, and what most of the suite runs against;
+3. a testcontainers container of the service's image (:mod:`tests.support.provisioning.images`:
+   the ``deploy/services.yaml`` image or its local build), when Docker answers and nothing is installed.
 
 ``*_CONTAINER_PROVIDERS`` hold the container provider alone: the smoke set in
 tests/integration/containers goes through it on every ``make test``.
@@ -25,9 +25,9 @@ from typing import TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.support.containers import ContainerAddress, run_service_container
-from tests.support.endpoints import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
-from tests.support.native import (
+from tests.support.provisioning.containers import ContainerAddress, run_service_container
+from tests.support.provisioning.endpoints import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
+from tests.support.provisioning.native import (
     NativeConsul,
     NativeKafka,
     NativeOpenBao,
@@ -38,10 +38,10 @@ from tests.support.native import (
     http_ok,
     wait_until,
 )
-from tests.support.native.consul import consul_has_leader
-from tests.support.native.kafka import api_versions_ok, default_kafka_version
-from tests.support.provision import Provider, ServiceMisconfigured, ServiceUnavailable
-from tests.support.servicespec import service_spec
+from tests.support.provisioning.native.consul import consul_has_leader
+from tests.support.provisioning.native.kafka import api_versions_ok, default_kafka_version
+from tests.support.provisioning.provision import Provider, ServiceMisconfigured, ServiceUnavailable
+from tests.support.provisioning.servicespec import service_spec
 
 ENV_PROBE_TIMEOUT = float(os.environ.get("ONEX_TEST_SERVICE_TIMEOUT", "30"))
 

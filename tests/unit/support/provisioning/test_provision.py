@@ -6,8 +6,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.support import provision
-from tests.support.provision import (
+from tests.support.provisioning import provision
+from tests.support.provisioning.provision import (
     Provider,
     Provision,
     ServiceMisconfigured,

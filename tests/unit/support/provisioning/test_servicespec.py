@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servicespec import ServiceSpecError, address_env_for, load_service_specs, service_spec
+from tests.support.provisioning.servicespec import ServiceSpecError, address_env_for, load_service_specs, service_spec
 
 
 def test_the_repository_declares_every_backing_service_with_a_pinned_image() -> None:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.support.native.kafka import api_versions_ok, broker_properties_from_env
+from tests.support.provisioning.native.kafka import api_versions_ok, broker_properties_from_env
 
 
 def test_image_env_becomes_broker_properties_by_the_apache_kafka_image_rule() -> None:

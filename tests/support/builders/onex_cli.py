@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.host_process import ONEX_HOST
+from tests.support.builders.host_process import ONEX_HOST
 
 
 @dataclass(frozen=True)

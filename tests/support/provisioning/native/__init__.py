@@ -5,7 +5,7 @@ and removes its temp dir on ``close()``. ``make services`` installs what they ru
 Plain Python, no pytest: the benchmark suite starts the same servers.
 """
 
-from tests.support.native._process import (
+from tests.support.provisioning.native._process import (
     SERVICES_DIR,
     NativeServer,
     ServiceNotInstalledError,
@@ -15,10 +15,10 @@ from tests.support.native._process import (
     http_ok,
     wait_until,
 )
-from tests.support.native.consul import NativeConsul
-from tests.support.native.kafka import NativeKafka
-from tests.support.native.openbao import NativeOpenBao
-from tests.support.native.postgres import NativePostgres
+from tests.support.provisioning.native.consul import NativeConsul
+from tests.support.provisioning.native.kafka import NativeKafka
+from tests.support.provisioning.native.openbao import NativeOpenBao
+from tests.support.provisioning.native.postgres import NativePostgres
 
 __all__ = [
     "SERVICES_DIR",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.native import ServiceStartError, free_ports
-from tests.support.native._process import (
+from tests.support.provisioning.native import ServiceStartError, free_ports
+from tests.support.provisioning.native._process import (
     OWNER_FILE,
     WORKDIR_PREFIX,
     ManagedProcess,

@@ -9,10 +9,10 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.support import provision, service_providers
-from tests.support.native import free_port
-from tests.support.provision import ServiceMisconfigured, ServiceUnavailable, provide_service
-from tests.support.service_providers import (
+from tests.support.provisioning import provision, service_providers
+from tests.support.provisioning.native import free_port
+from tests.support.provisioning.provision import ServiceMisconfigured, ServiceUnavailable, provide_service
+from tests.support.provisioning.service_providers import (
     CONSUL_PROVIDERS,
     consul_from_environment,
     kafka_from_environment,

@@ -7,7 +7,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from tests.support.native._process import (
+from tests.support.provisioning.native._process import (
     LOOPBACK,
     ManagedProcess,
     NativeServer,

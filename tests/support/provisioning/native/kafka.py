@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.support.native._process import (
+from tests.support.provisioning.native._process import (
     LOOPBACK,
     SERVICES_DIR,
     ManagedProcess,
@@ -27,7 +27,7 @@ from tests.support.native._process import (
     free_ports,
     wait_until,
 )
-from tests.support.servicespec import service_spec
+from tests.support.provisioning.servicespec import service_spec
 
 _LOG4J2 = """\
 status = warn

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.images import compose_environment, service_image
-from tests.support.servicespec import service_spec
+from tests.support.provisioning.images import compose_environment, service_image
+from tests.support.provisioning.servicespec import service_spec
 
 
 def test_a_resolved_local_build_is_used_and_reported_as_one(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Builders and drivers: envelopes, contracts, hosted nodes, host processes, topics, scratch tables."""
