@@ -110,7 +110,7 @@ def test_a_sasl_password_with_whitespace_or_control_characters_is_refused_withou
 
 
 def test_a_tls_key_password_with_a_trailing_newline_is_refused() -> None:
-    with pytest.raises(ContractError, match="tls.key_password"):
+    with pytest.raises(ContractError, match=r"tls\.key_password"):
         validate_model(
             KafkaBusConfig, {**BASE, "tls": {"key_password": "kp\n"}}, "host.yaml", prefix="event_bus.config"
         )
@@ -147,5 +147,6 @@ def test_allowed_reply_topics_must_be_legal_topic_names(field: str) -> None:
 
 def test_no_reply_to_topic_is_allowed_by_default() -> None:
     config = KafkaBusConfig.model_validate(BASE)
-    assert config.allowed_reply_topics == [] and config.allowed_reply_topic_prefixes == []
+    assert config.allowed_reply_topics == []
+    assert config.allowed_reply_topic_prefixes == []
     assert config.reply_to_problem("anything") is not None
