@@ -167,6 +167,8 @@ class NativeKafka(NativeServer):
             "transaction.state.log.min.isr": "1",
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
+            # Tests create every topic they use: a reply_to naming a missing topic must not conjure it up.
+            "auto.create.topics.enable": "false",
             **self.extra_properties,
         }
         return "".join(f"{key}={value}\n" for key, value in properties.items())
