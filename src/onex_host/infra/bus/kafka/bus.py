@@ -40,9 +40,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 
@@ -73,9 +73,19 @@ RESTART_PAUSE_SECONDS = 0.5
 class KafkaEventBus:
     """``ProtocolEventBus`` over Apache Kafka; see the module docstring for the guarantees."""
 
-    def __init__(self, config: KafkaBusConfig, *, max_concurrent: int, metrics: HostMetrics) -> None:
+    def __init__(
+        self,
+        config: KafkaBusConfig,
+        *,
+        max_concurrent: int,
+        metrics: HostMetrics,
+        build_consumer: Callable[[KafkaBusConfig, ConsumerRebalanceListener], AIOKafkaConsumer] | None = None,
+        build_producer: Callable[[], AIOKafkaProducer] | None = None,
+    ) -> None:
+        """``build_consumer``/``build_producer``: the aiokafka boundary, for tests that inject faults there."""
         self.config = config
-        self._sender = KafkaSender(config)
+        self._build_consumer = build_consumer or new_consumer
+        self._sender = KafkaSender(config, build_producer=build_producer)
         self._processor = CommandProcessor(config, self._sender, metrics)
         self._dispatcher: KeyedDispatcher[TopicPartition, InboundRecord] = KeyedDispatcher(
             max_concurrent, self._processor.process
@@ -118,7 +128,9 @@ class KafkaEventBus:
         listener = _RebalanceListener(self)
         try:
             await self._sender.start()
-            self._consumer = await start_client(lambda: new_consumer(self.config, listener), self.config, "consumer")
+            self._consumer = await start_client(
+                lambda: self._build_consumer(self.config, listener), self.config, "consumer"
+            )
         except KafkaAuthenticationError as exc:
             # Restarting cannot fix a wrong secret: stay up, unready, with one clear error (no crash loop).
             self._start_error = str(exc)

@@ -165,6 +165,9 @@ class KafkaSender:
         self._build_producer = build_producer or (lambda: new_producer(config))
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._send_timeout = 2 * config.request_timeout_ms / 1000 + 5
+        """Past aiokafka's own bounds (metadata wait, then delivery, each ``request_timeout_ms``): a send that
+        has not ended by then never will; it is retried (at-least-once: the broker may hold a duplicate)."""
 
     async def start(self) -> None:
         """Connect the producer; raises ``KafkaUnavailableError`` after ``startup_timeout_seconds``."""
@@ -224,7 +227,10 @@ class KafkaSender:
         async def send_once() -> None:
             producer = await self._ensure_producer()
             try:
-                await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+                # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
+                await asyncio.wait_for(
+                    producer.send_and_wait(topic, value=value, key=key, headers=headers), self._send_timeout
+                )
             except Exception as exc:
                 if classify(exc) is ErrorClass.REPLACE_PRODUCER:
                     await self._replace_producer(producer)
