@@ -129,3 +129,26 @@ async def test_a_revoke_whose_listener_raises_leaves_no_stale_state(kafka_servic
         await second.stop(timeout_seconds=10)
         await first.stop(timeout_seconds=10)
         await runtime.shutdown()
+
+
+async def test_stop_closes_the_consumer_and_the_producer_whatever_failed_before(kafka_service: KafkaEndpoint) -> None:
+    config = bus_config(kafka_service.bootstrap, unique_prefix("stopfails"))
+    await bus_topics(config, partitions=1)
+    runtime = await echo_runtime("echo")
+    bus = KafkaEventBus(config, max_concurrent=4, metrics=HostMetrics())
+    await bus.start(runtime.route_envelope)
+    try:
+        await _until(lambda: bus.health().ready, 30, "ready")
+
+        async def drain_that_fails(_timeout: float) -> bool:
+            raise RuntimeError("injected: the drain fails")
+
+        bus._dispatcher.drain = drain_that_fails  # type: ignore[method-assign]
+        await bus.stop(timeout_seconds=10)
+        consumer, producer = bus._consumer, bus._sender._producer
+        assert consumer is not None
+        assert producer is not None
+        assert consumer._closed is True
+        assert producer._closed is True
+    finally:
+        await runtime.shutdown()
