@@ -18,9 +18,9 @@ async def test_a_shadow_bus_sees_every_command_and_never_replies_where_the_prima
 ) -> None:
     bootstrap = kafka_service.bootstrap
     prefix = unique_prefix("shadow")
-    primary_config = bus_config(bootstrap, prefix)
-    shadow_config = bus_config(bootstrap, prefix, mode="shadow")
     private = f"{prefix}.private"
+    primary_config = bus_config(bootstrap, prefix, allowed_reply_topics=[private])
+    shadow_config = bus_config(bootstrap, prefix, mode="shadow", allowed_reply_topics=[private])
     await bus_topics(primary_config, extra=[shadow_config.reply_topic, private])
     runtime = await echo_runtime("echo")
     shadow_runtime = await echo_runtime("echo", shadow=True)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from tests.support.builders.kafka_bus import create_topics
 from tests.support.provisioning.services import ConsulEndpoint, KafkaEndpoint, PostgresEndpoint, VaultEndpoint
 
 
@@ -43,6 +44,7 @@ def test_consul_stores_and_returns_a_kv_value(consul_service: ConsulEndpoint) ->
 
 async def test_kafka_delivers_a_produced_record_to_a_consumer(kafka_service: KafkaEndpoint) -> None:
     topic = f"onex-smoke-{uuid.uuid4().hex}"
+    await create_topics(kafka_service.bootstrap, [topic], partitions=1)  # the brokers auto-create nothing
     producer = AIOKafkaProducer(bootstrap_servers=kafka_service.bootstrap)
     await producer.start()
     try:
@@ -65,6 +67,7 @@ async def test_kafka_keeps_records_across_a_broker_restart(kafka_service: KafkaE
     if kafka_service.controller is None:
         pytest.skip("this session does not own the broker (given by the environment or a container)")
     topic = f"onex-restart-{uuid.uuid4().hex}"
+    await create_topics(kafka_service.bootstrap, [topic], partitions=1)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_service.bootstrap, acks="all")
     await producer.start()
     try:

@@ -6,6 +6,8 @@ tests) in one interpreter never share counters.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -17,9 +19,14 @@ __all__ = ["CONTENT_TYPE_LATEST", "HostMetrics"]
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
+UNKNOWN_LABEL = "(unknown)"
+
+
 class HostMetrics:
     def __init__(self, mode: str = "primary") -> None:
         self.mode = mode
+        self._declared: Mapping[str, frozenset[str]] = {}
+        self._broadcast: frozenset[str] = frozenset()
         self.registry = CollectorRegistry(auto_describe=True)
         self._counters: dict[tuple[str, str, str], Counter] = {}
         self._histograms: dict[tuple[str, str], Histogram] = {}
@@ -63,6 +70,26 @@ class HostMetrics:
             ["topic", "partition", "mode"],
             registry=self.registry,
         )
+
+    def declare(self, operations: Mapping[str, frozenset[str]]) -> None:
+        """The node slugs and operations the contracts declare: the only label values ever used."""
+        self._declared = dict(operations)
+        self._broadcast = frozenset().union(*operations.values()) if operations else frozenset()
+
+    def labels_for(self, target: str | None, operation: str) -> tuple[str, str]:
+        """Label values from the contracts only, never from the command topic.
+
+        Whatever an envelope says (an unknown node, an undeclared operation, a
+        made-up name on an expired or ``is_response`` envelope) is counted under
+        ``(unknown)``, so the series count is bounded by the contracts, for every
+        metric that carries node and operation (envelopes, latency, retries).
+        """
+        if target is None:
+            return "*", operation if operation in self._broadcast else UNKNOWN_LABEL
+        operations = self._declared.get(target)
+        if operations is None:
+            return UNKNOWN_LABEL, UNKNOWN_LABEL
+        return target, operation if operation in operations else UNKNOWN_LABEL
 
     def record(self, node: str, operation: str, outcome: str, seconds: float) -> None:
         """Count one routed envelope and its latency.

@@ -33,7 +33,6 @@ from onex_host.spi.handler import ProtocolHandler
 logger = logging.getLogger(__name__)
 
 HEALTH_PROBE_TIMEOUT_S = 2.0
-UNKNOWN_LABEL = "(unknown)"
 HEALTH_CACHE_S = 1.0
 
 
@@ -93,10 +92,7 @@ class RuntimeHostProcess:
         handler_configs = register_handlers(self.runtime, contract, str(host.path))
         register_secrets(secret_values(*handler_configs, bus_config, contract.health_endpoint.bearer_token))
         self.runtime.add_nodes(host.nodes)
-        self._declared_operations = {
-            slug: frozenset(node.contract.operations) for slug, node in self.runtime.nodes.items()
-        }
-        self._broadcast_operations = frozenset().union(*self._declared_operations.values())
+        self.metrics.declare({slug: frozenset(node.contract.operations) for slug, node in self.runtime.nodes.items()})
         self.bus: ProtocolEventBus | None = None
         if contract.event_bus.enabled:
             self.bus = build_event_bus(
@@ -142,20 +138,7 @@ class RuntimeHostProcess:
         return reply
 
     def _metric_labels(self, envelope: ModelOnexEnvelope) -> tuple[str, str]:
-        """Label values from the contracts only, never from the command topic.
-
-        Whatever the envelope says (an unknown node, an undeclared operation, a
-        made-up name on an expired or ``is_response`` envelope) is counted under
-        ``(unknown)``, so the series count is bounded by the contracts.
-        """
-        target = envelope.target_node
-        if target is None:
-            declared = envelope.operation in self._broadcast_operations
-            return "*", envelope.operation if declared else UNKNOWN_LABEL
-        operations = self._declared_operations.get(target)
-        if operations is None:
-            return UNKNOWN_LABEL, UNKNOWN_LABEL
-        return target, envelope.operation if envelope.operation in operations else UNKNOWN_LABEL
+        return self.metrics.labels_for(envelope.target_node, envelope.operation)
 
     async def handle_http_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
         async with self._http_slots:

@@ -58,7 +58,9 @@ class KafkaHarness:
 
 
 async def kafka_harness(kafka: KafkaEndpoint, mode: BusMode) -> AsyncIterator[KafkaHarness]:
-    config = bus_config(kafka.bootstrap, unique_prefix("suite"), mode=mode)
+    prefix = unique_prefix("suite")
+    # reply_to is honoured only for topics the contract allows: the suite's private destination is one.
+    config = bus_config(kafka.bootstrap, prefix, mode=mode, allowed_reply_topics=[f"{prefix}.cmd.{PRIVATE}"])
     await bus_topics(config, extra=[f"{config.command_topic}.{PRIVATE}"])
     async with CommandProducer(kafka.bootstrap, config.command_topic) as producer:
         harness = KafkaHarness(config, producer)

@@ -7,11 +7,17 @@ labels metrics and builds a shadow runtime), never from an untyped dict.
 ``reply_destination`` is the one rule for a reply's destination, used by the
 memory bus and by the Kafka bus's outcome decision alike: a shadow host
 answers only on its own response destination, because a caller's
-``reply_to`` belongs to the primary deployment it shadows.
+``reply_to`` belongs to the primary deployment it shadows; and a primary
+honours ``reply_to`` only when the bus's ``refuse`` rule has nothing against
+it (the Kafka bus allows only the topics its contract lists). A refused
+``reply_to`` is reported, not silently replaced, so the bus can dead-letter
+the command with the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -29,9 +35,32 @@ class BusConfig(BaseModel):
     mode: BusMode = "primary"
 
 
-def reply_destination(request: ModelOnexEnvelope, *, mode: BusMode, default: str) -> str:
-    """The request's ``metadata.reply_to`` in primary mode when it names one, else ``default``."""
+@dataclass(frozen=True, slots=True)
+class ReplyRoute:
+    """Where a reply goes; ``refused`` says why the request's ``reply_to`` was not honoured."""
+
+    topic: str
+    refused: str | None = None
+
+
+def _allow_any(_topic: str) -> str | None:
+    return None
+
+
+def reply_destination(
+    request: ModelOnexEnvelope,
+    *,
+    mode: BusMode,
+    default: str,
+    refuse: Callable[[str], str | None] = _allow_any,
+) -> ReplyRoute:
+    """The request's ``metadata.reply_to`` in primary mode when it names one ``refuse`` accepts, else ``default``."""
     reply_to = request.metadata.get("reply_to")
-    if mode == "primary" and isinstance(reply_to, str) and reply_to:
-        return reply_to
-    return default
+    if mode != "primary" or reply_to is None or reply_to == "":
+        return ReplyRoute(default)
+    if not isinstance(reply_to, str):
+        return ReplyRoute(default, "reply_to is not a string")
+    problem = refuse(reply_to)
+    if problem is not None:
+        return ReplyRoute(default, problem)
+    return ReplyRoute(reply_to)

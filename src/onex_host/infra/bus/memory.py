@@ -70,7 +70,7 @@ class MemoryEventBus:
         assert self._on_envelope is not None
         try:
             reply = await self._on_envelope(envelope)
-            await self.publish(reply, reply_destination(envelope, mode=self.mode, default=REPLIES))
+            await self.publish(reply, reply_destination(envelope, mode=self.mode, default=REPLIES).topic)
         except Exception:
             logger.exception("memory bus delivery failed", extra={"correlation_id": str(envelope.correlation_id)})
         finally:

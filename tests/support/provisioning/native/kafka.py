@@ -1,5 +1,11 @@
 """A single-node KRaft Kafka broker run from the jars ``make services`` resolved from Maven Central.
 
+With ``secured=SaslSslListener(...)`` it also serves a SASL_SSL listener
+(SCRAM-SHA-512 and PLAIN users, a PKCS12 keystore made at test time) and
+enforces ACLs with KRaft's ``StandardAuthorizer``; the PLAINTEXT listener's
+ANONYMOUS principal stays a super user, so tests set up topics and ACLs (and
+read replies) through it while the host under test speaks TLS+SASL.
+
 The broker keeps its ports and data dir across :meth:`NativeKafka.stop` /
 :meth:`NativeKafka.start` (and :meth:`NativeKafka.kill`), so tests can restart
 it under a client and check what survives.
@@ -13,7 +19,8 @@ import socket
 import struct
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.provisioning.native._process import (
@@ -116,6 +123,54 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A SASL_SSL listener: the broker's keystore and the users it knows, by mechanism."""
+
+    keystore: Path
+    keystore_password: str = field(repr=False)
+    scram_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """SCRAM-SHA-512 users (name -> password), written into the metadata log at format time."""
+    plain_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Acl:
+    """One ALLOW entry, as ``kafka-acls.sh --add`` takes it."""
+
+    principal: str
+    resource_type: str  # TOPIC, GROUP, CLUSTER
+    name: str
+    operation: str  # READ, WRITE, DESCRIBE, ALL, ...
+    pattern: str = "LITERAL"  # or PREFIXED
+
+
+_ACL_TOOL = """\
+import java.util.*;
+import org.apache.kafka.clients.admin.*;
+import org.apache.kafka.common.acl.*;
+import org.apache.kafka.common.resource.*;
+
+public class CreateAcls {
+    public static void main(String[] args) throws Exception {
+        Properties props = new Properties();
+        props.put("bootstrap.servers", args[0]);
+        List<AclBinding> bindings = new ArrayList<>();
+        for (int i = 1; i + 4 < args.length; i += 5) {
+            ResourcePattern pattern = new ResourcePattern(
+                ResourceType.valueOf(args[i + 1]), args[i + 2], PatternType.valueOf(args[i + 4]));
+            AccessControlEntry entry = new AccessControlEntry(
+                args[i], "*", AclOperation.valueOf(args[i + 3]), AclPermissionType.ALLOW);
+            bindings.add(new AclBinding(pattern, entry));
+        }
+        try (Admin admin = Admin.create(props)) {
+            admin.createAcls(bindings).all().get();
+        }
+    }
+}
+"""
+
+
 class NativeKafka(NativeServer):
     """``java -cp 'libs/*' kafka.Kafka server.properties`` in KRaft broker+controller mode on loopback."""
 
@@ -130,20 +185,67 @@ class NativeKafka(NativeServer):
         heap: str = "512m",
         extra_properties: dict[str, str] | None = None,
         startup_timeout: float = 90.0,
+        secured: SaslSslListener | None = None,
     ) -> None:
         super().__init__(startup_timeout=startup_timeout)
         self.version = version or default_kafka_version()
         self.home = kafka_home(self.version)
         self.java = java_executable()
-        spare = free_ports(2)
+        spare = free_ports(3)
         self.port = port or spare[0]
         self.controller_port = controller_port or spare[1]
+        self.secured = secured
+        self.secured_port = spare[2]
         self.heap = heap
         self.extra_properties = dict(extra_properties or {})
 
     @property
     def bootstrap(self) -> str:
         return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def secured_bootstrap(self) -> str:
+        """The SASL_SSL listener's address (only with ``secured``)."""
+        return f"{LOOPBACK}:{self.secured_port}"
+
+    def _secured_properties(self) -> dict[str, str]:
+        secured = self.secured
+        if secured is None:
+            return {}
+        plain_users = "".join(f' user_{name}="{password}"' for name, password in secured.plain_users.items())
+        return {
+            "listeners": (
+                f"PLAINTEXT://{LOOPBACK}:{self.port},SASL_SSL://{self.secured_bootstrap},"
+                f"CONTROLLER://{LOOPBACK}:{self.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://{self.bootstrap},SASL_SSL://{self.secured_bootstrap}",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required{plain_users};"
+            ),
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "listener.name.sasl_ssl.ssl.keystore.type": "PKCS12",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(secured.keystore),
+            "listener.name.sasl_ssl.ssl.keystore.password": secured.keystore_password,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": "User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
+    def create_acls(self, acls: Sequence[Acl]) -> None:
+        """Add ALLOW entries through the PLAINTEXT listener (a super user), with Kafka's own Admin client."""
+        tool = self.workdir / "CreateAcls.java"
+        tool.write_text(_ACL_TOOL)
+        args = [
+            value for acl in acls for value in (acl.principal, acl.resource_type, acl.name, acl.operation, acl.pattern)
+        ]
+        command = [str(self.java), "-cp", str(self.home / "libs" / "*"), str(tool), self.bootstrap, *args]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if result.returncode != 0:
+            raise ServiceStartError(f"creating ACLs failed ({result.returncode}):\n{result.stderr[-2000:]}")
 
     @property
     def data_dir(self) -> Path:
@@ -167,6 +269,9 @@ class NativeKafka(NativeServer):
             "transaction.state.log.min.isr": "1",
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
+            # Tests create every topic they use: a reply_to naming a missing topic must not conjure it up.
+            "auto.create.topics.enable": "false",
+            **self._secured_properties(),
             **self.extra_properties,
         }
         return "".join(f"{key}={value}\n" for key, value in properties.items())
@@ -189,6 +294,8 @@ class NativeKafka(NativeServer):
         if (self.data_dir / "meta.properties").is_file():
             return
         command = self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config))
+        for name, password in (self.secured.scram_users if self.secured else {}).items():
+            command += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
             raise ServiceStartError(f"kafka storage format failed ({result.returncode}):\n{result.stdout[-2000:]}")

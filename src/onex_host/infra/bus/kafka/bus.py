@@ -13,6 +13,20 @@ committed only up to the oldest record whose reply is not yet published (or
 which is not yet dead-lettered). A crash, a kill or a lost partition replays
 unfinished records on the next owner; nothing is dropped.
 
+Supervision: the consume loop runs under a supervisor. A failure of the
+loop, of the background commit or lag task, or a bug in processing is logged
+once with its cause, turns readiness off, and the loop restarts with its
+state rebuilt from the consumer's current assignment (unfinished work is
+revoked, committed as far as it finished, and fetched again from the
+committed offset). After ``max_consume_loop_restarts`` restarts the bus
+reports itself not live, so the orchestrator restarts the process.
+
+Liveness is progress, not a timer: it is stamped by polls that returned with
+a known group coordinator and by the rebalance callbacks (a rebalance is
+bounded by the group's rebalance timeout, ``max_poll_interval_ms``, so one in
+progress counts as live up to that long); consecutive failed polls turn
+readiness off and, past ``liveness_timeout_seconds``, liveness too.
+
 The consume loop never runs a handler: it polls, hands records to the
 dispatcher and returns to polling, so a slow handler cannot push the consumer
 past ``max_poll_interval_ms``. When the dispatcher is full the loop pauses
@@ -26,16 +40,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.operation import ModelBusHealth
 from onex_host.infra.bus.base import BusMode
-from onex_host.infra.bus.kafka.clients import new_consumer, retry_after_failure, start_client, stop_within
+from onex_host.infra.bus.kafka.clients import (
+    KafkaAuthenticationError,
+    new_consumer,
+    start_client,
+    stop_within,
+)
 from onex_host.infra.bus.kafka.codec import InboundRecord
 from onex_host.infra.bus.kafka.committer import OffsetCommitter
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
@@ -47,25 +66,49 @@ from onex_host.spi.event_bus import EnvelopeCallback
 
 logger = logging.getLogger(__name__)
 
+RESTART_PAUSE_SECONDS = 0.5
+"""Between a loop failure and its restart: a failure that repeats at once does not spin."""
+
 
 class KafkaEventBus:
     """``ProtocolEventBus`` over Apache Kafka; see the module docstring for the guarantees."""
 
-    def __init__(self, config: KafkaBusConfig, *, max_concurrent: int, metrics: HostMetrics) -> None:
+    def __init__(
+        self,
+        config: KafkaBusConfig,
+        *,
+        max_concurrent: int,
+        metrics: HostMetrics,
+        build_consumer: Callable[[KafkaBusConfig, ConsumerRebalanceListener], AIOKafkaConsumer] | None = None,
+        build_producer: Callable[[], AIOKafkaProducer] | None = None,
+    ) -> None:
+        """``build_consumer``/``build_producer``: the aiokafka boundary, for tests that inject faults there."""
         self.config = config
-        self._sender = KafkaSender(config)
+        self._build_consumer = build_consumer or new_consumer
+        self._sender = KafkaSender(config, build_producer=build_producer)
         self._processor = CommandProcessor(config, self._sender, metrics)
         self._dispatcher: KeyedDispatcher[TopicPartition, InboundRecord] = KeyedDispatcher(
             max_concurrent, self._processor.process
         )
-        self._committer = OffsetCommitter(config, self._dispatcher.tracker, metrics)
+        self._committer = OffsetCommitter(config, self._dispatcher.tracker, metrics, on_failure=self._fail)
+        self._dispatcher.on_bug = self._fail
         self._consumer: AIOKafkaConsumer | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._accepting = False
         self._stopping = False
         self._stopped = asyncio.Event()
-        self._last_poll = 0.0
+        self._last_progress = 0.0
         self._joined = False
+        self._rebalancing_since: float | None = None
+        self._poll_failures = 0
+        self._restarts = 0
+        self._loop_failed = False
+        """Set from a failure until the restarted loop's first good poll: readiness is off meanwhile."""
+        self._gave_up = False
+        self._fault: BaseException | None = None
+        """A failure outside the loop (commit task, lag task, a processing bug), raised into the loop."""
+        self._last_failure: str | None = None
+        self._start_error: str | None = None
 
     @property
     def mode(self) -> BusMode:
@@ -79,16 +122,25 @@ class KafkaEventBus:
         Raises ``KafkaUnavailableError`` if the brokers stay unreachable for
         ``startup_timeout_seconds``; the group join itself completes in the background.
         """
-        if self._loop_task is not None:
+        if self._loop_task is not None or self._start_error is not None:
             return
         self._processor.on_envelope = on_envelope
-        await self._sender.start()
         listener = _RebalanceListener(self)
-        self._consumer = await start_client(lambda: new_consumer(self.config, listener), self.config, "consumer")
+        try:
+            await self._sender.start()
+            self._consumer = await start_client(
+                lambda: self._build_consumer(self.config, listener), self.config, "consumer"
+            )
+        except KafkaAuthenticationError as exc:
+            # Restarting cannot fix a wrong secret: stay up, unready, with one clear error (no crash loop).
+            self._start_error = str(exc)
+            logger.error("kafka event bus not started: %s", exc)
+            await self._sender.stop(1.0)
+            return
         self._committer.consumer = self._consumer
         self._accepting = True
-        self._last_poll = time.monotonic()
-        self._loop_task = asyncio.create_task(self._consume_loop(), name="kafka-bus-consume")
+        self._last_progress = time.monotonic()
+        self._loop_task = asyncio.create_task(self._supervise(), name="kafka-bus-consume")
         logger.info(
             "kafka event bus started",
             extra={
@@ -110,53 +162,118 @@ class KafkaEventBus:
             return
         self._stopping = True
         self._accepting = False
+        deadline = time.monotonic() + timeout_seconds
+
+        def left() -> float:
+            return max(deadline - time.monotonic(), 1.0)
+
         try:
-            deadline = time.monotonic() + timeout_seconds
-            # Keep a slice of the budget for the final commit and leaving the group.
-            reserve = min(5.0, timeout_seconds * 0.2)
-            if self._consumer is not None:
-                drained = await self._dispatcher.drain(max(timeout_seconds - reserve, 0.0))
-                if not drained:
-                    logger.warning("kafka bus stop: in-flight envelopes cancelled at the drain deadline")
-                await self._committer.commit(within=max(deadline - time.monotonic(), 1.0))
+            # Each step is on its own: whatever failed before, the consumer and producer are closed.
+            try:
+                # Keep a slice of the budget for the final commit and leaving the group.
+                reserve = min(5.0, timeout_seconds * 0.2)
+                if self._consumer is not None:
+                    drained = await self._dispatcher.drain(max(timeout_seconds - reserve, 0.0))
+                    if not drained:
+                        logger.warning("kafka bus stop: in-flight envelopes cancelled at the drain deadline")
+                    await self._committer.commit(within=left())
+            except Exception:
+                logger.exception("kafka bus stop: draining failed; unfinished work is replayed by the next owner")
             if self._loop_task is not None:
                 self._loop_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self._loop_task
-            await self._committer.wait_for_background_commit()
+            with contextlib.suppress(Exception):
+                await self._committer.wait_for_background_commit()
             if self._consumer is not None:
-                await stop_within(self._consumer.stop(), max(deadline - time.monotonic(), 1.0), "consumer stop")
-            await self._sender.stop(max(deadline - time.monotonic(), 1.0))
+                await stop_within(self._consumer.stop(), left(), "consumer stop")
+            await self._sender.stop(left())
         finally:
             self._stopped.set()
             logger.info("kafka event bus stopped")
 
     # -- consume loop ---------------------------------------------------------------------
 
-    async def _consume_loop(self) -> None:
+    def _fail(self, where: str, error: BaseException) -> None:
+        """A component outside the loop failed: hand it to the loop, whose supervisor restarts it."""
+        if self._fault is None:
+            self._fault = _ComponentFailedError(f"{where} failed: {type(error).__name__}")
+            self._fault.__cause__ = error
+
+    async def _supervise(self) -> None:
+        """Run the consume loop; on a failure log it once, rebuild state, restart (bounded)."""
         consumer = self._consumer
         assert consumer is not None
-
-        def log_retry(error: BaseException | None) -> None:
-            logger.warning("kafka poll failed; retrying", extra={"error": repr(error)})
-
-        def worth_retrying(error: BaseException) -> bool:
-            return isinstance(error, KafkaError)
-
+        rebuild = False
         while True:
             try:
-                try:
-                    await self._poll_once(consumer)
-                except KafkaError as exc:
-                    # Keep polling with growing pauses until a poll succeeds; the next failure starts short again.
-                    await retry_after_failure(
-                        lambda: self._poll_once(consumer), exc, worth_retrying=worth_retrying, log=log_retry
-                    )
+                if rebuild:
+                    await asyncio.sleep(RESTART_PAUSE_SECONDS)
+                    self._fault = None
+                    await self._rebuild(consumer)
+                    rebuild = False
+                await self._consume_loop(consumer)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._stopping:
+                    return
+                self._loop_failed = True
+                self._last_failure = f"{type(exc).__name__}: {exc}"
+                logger.error(
+                    "kafka consume loop failed; restarting (%d of %d)",
+                    self._restarts + 1,
+                    self.config.max_consume_loop_restarts,
+                    exc_info=exc,
+                )
+                if self._restarts >= self.config.max_consume_loop_restarts:
+                    self._gave_up = True
+                    logger.error("kafka consume loop restarted too often; reporting not live")
+                    return
+                self._restarts += 1
+                rebuild = True
+
+    async def _rebuild(self, consumer: AIOKafkaConsumer) -> None:
+        """Make the dispatcher's partitions the consumer's assignment, fresh, positioned at the committed offsets."""
+        held = self._dispatcher.partitions
+        if held:
+            await self._on_partitions_revoked(set(held))
+        await self._on_partitions_assigned(set(consumer.assignment()))
+        await self._seek_to_committed(consumer, self._dispatcher.partitions)
+
+    async def _seek_to_committed(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Fetch ``partitions`` again from their committed offsets: what was fetched but not finished is replayed."""
+        for tp in partitions:
+            try:
+                committed = await asyncio.wait_for(consumer.committed(tp), self.config.request_timeout_ms / 1000)
+            except (KafkaError, TimeoutError) as exc:
+                raise _ComponentFailedError(f"reading the committed offset of {tp} failed") from exc
+            if committed is not None:
+                consumer.seek(tp, committed)
+            elif self.config.auto_offset_reset == "earliest":
+                await consumer.seek_to_beginning(tp)
+
+    async def _consume_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            if self._fault is not None:
+                raise self._fault
+            try:
+                await self._poll_once(consumer)
             except ConsumerStoppedError:
                 return
+            except KafkaError as exc:
+                # Polls go on with growing pauses; the failures count towards not ready and, in time, not live.
+                self._poll_failures += 1
+                logger.warning(
+                    "kafka poll failed; retrying", extra={"error": repr(exc), "consecutive": self._poll_failures}
+                )
+                await asyncio.sleep(min(0.2 * 2 ** min(self._poll_failures - 1, 5), 5.0))
+
+    def _progress(self) -> None:
+        self._last_progress = time.monotonic()
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
-        self._last_poll = time.monotonic()
         poll_ms = self.config.poll_timeout_ms
         free = self._dispatcher.free_slots
         taking = self._accepting and free > 0
@@ -170,15 +287,26 @@ class KafkaEventBus:
                     if await self._dispatcher.wait_for_free_slot(poll_ms / 1000):
                         # A slot freed in time: take from what was prefetched. Pausing now
                         # would make aiokafka drop that buffer and fetch it all again.
+                        self._polled(consumer)
                         return
                 else:
                     await asyncio.sleep(poll_ms / 1000)
                 consumer.pause(*consumer.assignment())
             batches = await consumer.getmany(timeout_ms=poll_ms if taking else 0, max_records=max(free, 1))
+            self._polled(consumer)
             for tp, records in batches.items():
                 self._accept_batch(consumer, tp, records)
         finally:
             self._committer.maybe_commit_in_background()
+
+    def _polled(self, consumer: AIOKafkaConsumer) -> None:
+        """A poll returned: progress only while the group coordinator is known (a dead one gives empty polls)."""
+        coordinator = getattr(consumer, "_coordinator", None)  # aiokafka keeps it private; None: not a group member
+        if coordinator is not None and getattr(coordinator, "coordinator_id", None) is None:
+            return
+        self._poll_failures = 0
+        self._loop_failed = False
+        self._progress()
 
     def _accept_batch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         """Hand records to the dispatcher; ones it cannot take now are fetched again later."""
@@ -215,47 +343,91 @@ class KafkaEventBus:
     # -- rebalances -------------------------------------------------------------------------
 
     async def _on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Drain, commit and release ``revoked``; the release happens whatever failed before it.
+
+        aiokafka swallows a listener's exception, so a revoke that stopped half
+        way would leave stale partition state behind for the next assignment.
+        """
+        self._rebalancing_since = time.monotonic()
+        self._progress()
+        self._joined = False  # rejoining: nothing to consume until the assignment arrives
         owned = [tp for tp in revoked if tp in self._dispatcher.partitions]
         if not owned:
-            self._joined = False  # rejoining: nothing to consume until the assignment arrives
             return
         started = time.monotonic()
-        await self._dispatcher.revoke(owned, self.config.revoke_drain_timeout_seconds)
-        await self._committer.commit(set(owned), within=self.config.request_timeout_ms / 1000)
-        self._dispatcher.release(owned)
-        self._committer.forget(owned)
-        self._joined = False
+        try:
+            await self._dispatcher.revoke(owned, self.config.revoke_drain_timeout_seconds)
+            self._progress()
+            await self._committer.commit(set(owned), within=self.config.request_timeout_ms / 1000)
+        except Exception as exc:
+            logger.exception("revoking partitions failed; unfinished work is replayed by the next owner")
+            self._fail("partition revoke", exc)
+        finally:
+            self._dispatcher.release(owned)
+            self._committer.forget(owned)
+            self._progress()
         logger.info(
             "partitions revoked",
             extra={"partitions": _names(owned), "seconds": round(time.monotonic() - started, 3)},
         )
 
-    def _on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Called after every join, with an empty set too: a member beyond the partition count is still joined."""
-        self._joined = True
+    async def _on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Called after every join, with an empty set too: a member beyond the partition count is still joined.
+
+        Every assigned partition gets fresh state: one still held here is stale
+        (its revoke never completed), so it is revoked and released first.
+        """
+        stale = self._dispatcher.partitions  # aiokafka's eager protocol revokes everything before it assigns
+        if stale:
+            logger.warning("stale partition state replaced", extra={"partitions": _names(stale)})
+            await self._dispatcher.revoke(stale, 0)
+            self._dispatcher.release(stale)
+            self._committer.forget(stale)
         for tp in assigned:
-            if tp not in self._dispatcher.partitions:
-                self._dispatcher.assign(tp)
+            self._dispatcher.assign(tp)
+        self._joined = True
+        self._rebalancing_since = None
+        self._progress()
         logger.info("partitions assigned", extra={"partitions": _names(assigned)})
 
     # -- health ---------------------------------------------------------------------------------
 
     def health(self) -> ModelBusHealth:
-        """Live: the consume loop polled within ``liveness_timeout_seconds``. Ready: live and joined to the group.
+        """Live: the consume loop made progress within ``liveness_timeout_seconds`` (see the module docstring).
 
-        Ready does not require partitions: with more replicas than partitions
-        some members hold none, and a rollout must still see them Ready (they
-        take over partitions at the next rebalance). The assignment is reported
-        in the details instead.
+        Ready: live, joined to the group, polling without failures and not
+        recovering from a loop failure. Ready does not require partitions: with
+        more replicas than partitions some members hold none, and a rollout must
+        still see them Ready (they take over partitions at the next rebalance).
+        The assignment is reported in the details instead.
         """
+        now = time.monotonic()
+        if self._start_error is not None:
+            # Credentials refused: restarting the process would not fix it, so stay live and unready.
+            return ModelBusHealth(
+                bus_type="kafka",
+                live=True,
+                ready=False,
+                details={"mode": self.config.mode, "error": self._start_error},
+            )
         running = self._loop_task is not None and not self._loop_task.done()
-        live = running and time.monotonic() - self._last_poll < self.config.liveness_timeout_seconds
+        window = self.config.liveness_timeout_seconds
+        if self._rebalancing_since is not None:
+            # A rebalance may take up to the group's rebalance timeout; the broker ends it then.
+            window = max(window, self.config.max_poll_interval_ms / 1000 + window - (now - self._rebalancing_since))
+        live = running and not self._gave_up and now - self._last_progress < window
+        polling = self._poll_failures < self.config.max_consecutive_poll_failures
         assigned = self._dispatcher.partitions
+        details: dict[str, object] = {}
+        if self._last_failure is not None:
+            details["last_failure"] = self._last_failure
+            details["restarts"] = self._restarts
         return ModelBusHealth(
             bus_type="kafka",
             live=live,
-            ready=live and self._joined and not self._stopping,
+            ready=live and self._joined and polling and not self._loop_failed and not self._stopping,
             details={
+                **details,
                 "mode": self.config.mode,
                 "consumer_group": self.config.effective_consumer_group,
                 "command_topic": self.config.command_topic,
@@ -279,7 +451,14 @@ class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._bus._on_partitions_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._bus._on_partitions_assigned(set(assigned))
+        try:
+            await self._bus._on_partitions_assigned(set(assigned))
+        except Exception as exc:  # aiokafka would swallow it: the supervisor rebuilds from the assignment instead
+            self._bus._fail("partition assignment", exc)
+
+
+class _ComponentFailedError(Exception):
+    """A failure outside the consume loop, raised inside it so the supervisor handles every failure alike."""
 
 
 def _names(partitions: Iterable[TopicPartition]) -> list[str]:

@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import errors as Errors
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError
 from tenacity import (
     AsyncRetrying,
@@ -39,6 +41,53 @@ REQUEST_HEADROOM_BYTES = 64 * 1024
 
 class KafkaUnavailableError(ConnectionError):
     """The brokers could not be reached within ``startup_timeout_seconds``."""
+
+
+class KafkaAuthenticationError(KafkaUnavailableError):
+    """The brokers refused the SASL credentials: retrying cannot help until the secret is fixed."""
+
+
+_AUTH_ERRORS = (
+    Errors.SaslAuthenticationFailed,
+    Errors.AuthenticationFailedError,
+    Errors.UnsupportedSaslMechanismError,
+    Errors.IllegalSaslStateError,
+    Errors.AuthenticationMethodNotSupported,
+)
+
+
+async def authentication_problem(config: KafkaBusConfig) -> str | None:
+    """Why the brokers refuse this config's SASL credentials, or ``None`` (no SASL, accepted, or unreachable).
+
+    aiokafka's bootstrap logs an authentication failure and raises a generic
+    "unable to bootstrap", so a wrong password looks like an outage and is
+    retried; one direct connection tells the two apart.
+    """
+    if config.sasl is None:
+        return None
+    host, _, port = config.bootstrap_servers[0].rpartition(":")
+    settings = config.client_settings()
+    try:
+        conn = await asyncio.wait_for(
+            create_conn(
+                host,
+                int(port),
+                client_id=config.client_id,
+                request_timeout_ms=config.request_timeout_ms,
+                ssl_context=settings.get("ssl_context"),
+                security_protocol=settings["security_protocol"],
+                sasl_mechanism=settings["sasl_mechanism"],
+                sasl_plain_username=settings["sasl_plain_username"],
+                sasl_plain_password=settings["sasl_plain_password"],
+            ),
+            config.request_timeout_ms / 1000,
+        )
+    except _AUTH_ERRORS as exc:
+        return f"{type(exc).__name__} for user {config.sasl.username!r} ({config.sasl.mechanism})"
+    except (OSError, KafkaError, TimeoutError):
+        return None
+    conn.close()
+    return None
 
 
 class StartableClient(Protocol):
@@ -142,6 +191,14 @@ async def start_client(build: Callable[[], ClientT], config: KafkaBusConfig, wha
         before_sleep=log_retry,
     )
     try:
+        try:
+            return await attempt()
+        except KafkaError:
+            problem = await authentication_problem(config)
+            if problem is not None:
+                raise KafkaAuthenticationError(
+                    f"kafka {what}: the brokers refused the credentials: {problem}"
+                ) from None
         return await retrying(attempt)
     except RetryError as exc:
         servers = ",".join(config.bootstrap_servers)

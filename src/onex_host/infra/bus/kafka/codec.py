@@ -6,12 +6,20 @@ says why, so a malformed message is dead-lettered with its reason instead of
 crashing or stalling its partition. ``dead_letter`` builds the DLQ record:
 the original key and bytes untouched, the reason and origin in headers, which
 is what ``onex-host dlq redrive`` reads back.
+
+Bounded input: nothing that arrives on the command topic can raise past
+``decode_command``. JSON is parsed by pydantic-core (jiter), which refuses
+nesting deeper than ``MAX_JSON_DEPTH`` and numbers beyond a float's range or
+Python's integer-digit limit; those, and anything else that goes wrong while
+diagnosing a record, are dead-lettered as ``undecodable`` with the reason.
+TTLs and timestamps are bounded by the envelope model itself (finite, at most
+``MAX_TTL_SECONDS``, at most ``MAX_CLOCK_AHEAD_SECONDS`` ahead).
+The text the host writes into dead-letter headers passes ``core.scrubbing``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +28,12 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.loader import describe_error, format_location
+from onex_host.core.scrubbing import scrub
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -39,6 +49,9 @@ HEADER_DEAD_LETTERED_AT = "onex.dlq.dead_lettered_at"
 HEADER_REDRIVEN_FROM = "onex.redriven_from"
 
 _MAX_DETAIL_CHARS = 1_000
+MAX_JSON_DEPTH = 200
+"""pydantic-core's nesting limit: deeper documents are refused before any recursion in Python."""
+_PARSER_LIMITS = ("recursion limit exceeded", "number out of range")
 _ENVELOPE_REQUIRED = ("source_node", "handler_type", "operation")
 
 
@@ -53,6 +66,14 @@ class DeadLetterReason(StrEnum):
     UNKNOWN_NODE = "unknown_node"
     UNKNOWN_OPERATION = "unknown_operation"
     HANDLER_FAILED = "handler_failed"
+    UNDECODABLE = "undecodable"
+    """Beyond the decoder's bounds (too deep, a number out of range) or failing in an unforeseen way."""
+    REPLY_REFUSED = "reply_refused"
+    """``reply_to`` not allowed by the contract, or refused by the broker (unknown topic, not authorised)."""
+    REPLY_UNDELIVERABLE = "reply_undeliverable"
+    """The bus's own reply topic refused the reply (missing, not authorised)."""
+    INTERNAL_ERROR = "internal_error"
+    """A bug or an unclassified failure while processing or delivering; the record is kept for redrive."""
 
 
 POISON_ERROR_CODES: dict[EnumErrorCode, DeadLetterReason] = {
@@ -100,23 +121,29 @@ def decode_command(value: bytes | None, *, max_bytes: int) -> ModelOnexEnvelope 
     """
     if value is None:
         return DecodeFailure(DeadLetterReason.NOT_AN_ENVELOPE, "record has no value (tombstone)")
-    if len(value) <= max_bytes:
-        try:
-            envelope = ModelOnexEnvelope.model_validate_json(value)
-        except ValidationError:
-            pass
-        else:
-            if not envelope.is_response:
-                return envelope
-    return _diagnose(value, max_bytes)
+    try:
+        if len(value) <= max_bytes:
+            try:
+                envelope = ModelOnexEnvelope.model_validate_json(value)
+            except ValidationError:
+                pass
+            else:
+                if not envelope.is_response:
+                    return envelope
+        return _diagnose(value, max_bytes)
+    except Exception as exc:  # the codec's promise: a record is a command or a reason, never a raise
+        return DecodeFailure(DeadLetterReason.UNDECODABLE, f"the record could not be decoded ({type(exc).__name__})")
 
 
 def _diagnose(value: bytes, max_bytes: int) -> ModelOnexEnvelope | DecodeFailure:
     """Why a record is not a command, with a stand-in to answer when the sender can be told."""
     try:
-        document = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return DecodeFailure(DeadLetterReason.NOT_JSON, _clip(f"not UTF-8 JSON: {exc}"))
+        document = from_json(value)
+    except ValueError as exc:
+        message = str(exc)
+        if any(limit in message for limit in _PARSER_LIMITS):
+            return DecodeFailure(DeadLetterReason.UNDECODABLE, _clip(f"JSON beyond the decoder's bounds: {message}"))
+        return DecodeFailure(DeadLetterReason.NOT_JSON, _clip(f"not UTF-8 JSON: {message}"))
     answerable = _answerable_stand_in(document)
     if len(value) > max_bytes:
         return DecodeFailure(
@@ -146,6 +173,14 @@ def _answerable_stand_in(document: Any) -> ModelOnexEnvelope | None:
         handler_type = EnumHandlerType(str(document.get("handler_type")))
     except ValueError:
         return None
+    with contextlib.suppress(ValueError):
+        return _stand_in(document, correlation_id, handler_type)
+    return None
+
+
+def _stand_in(
+    document: dict[str, Any], correlation_id: UUID, handler_type: EnumHandlerType
+) -> ModelOnexEnvelope | None:
     if document.get("is_response") is True:
         return None
     metadata: dict[str, Any] = {}
@@ -198,7 +233,7 @@ def dead_letter(
     headers = [(name, value) for name, value in record.headers if not name.startswith(DLQ_HEADER_PREFIX)]
     headers += [
         (HEADER_REASON, reason.value.encode()),
-        (HEADER_DETAIL, _clip(detail).encode()),
+        (HEADER_DETAIL, _clip(scrub(detail)).encode()),
         (HEADER_ORIGIN_TOPIC, record.topic.encode()),
         (HEADER_ORIGIN_PARTITION, str(record.partition).encode()),
         (HEADER_ORIGIN_OFFSET, str(record.offset).encode()),

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -27,7 +28,15 @@ logger = logging.getLogger(__name__)
 
 
 class OffsetCommitter:
-    def __init__(self, config: KafkaBusConfig, tracker: OffsetTracker[TopicPartition], metrics: HostMetrics) -> None:
+    def __init__(
+        self,
+        config: KafkaBusConfig,
+        tracker: OffsetTracker[TopicPartition],
+        metrics: HostMetrics,
+        on_failure: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
+        """``on_failure`` is told when the background commit or lag task raised (the bus restarts its loop)."""
+        self._on_failure = on_failure
         self._config = config
         self._tracker = tracker
         self._metrics = metrics
@@ -48,6 +57,16 @@ class OffsetCommitter:
             return
         self._last_commit = now
         self._task = asyncio.create_task(self._periodic_commit(), name="kafka-bus-commit")
+        self._task.add_done_callback(self._report_failure)
+
+    def _report_failure(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        assert error is not None
+        logger.error("kafka background commit or lag update failed", exc_info=error)
+        if self._on_failure is not None:
+            self._on_failure("background commit", error)
 
     async def _periodic_commit(self) -> None:
         await self.commit(within=self._config.request_timeout_ms / 1000)
@@ -82,6 +101,10 @@ class OffsetCommitter:
         if consumer is None:
             return
         for tp in self._tracker.partitions:
+            # The snapshot goes stale across awaits: a partition revoked meanwhile is skipped, never asked about
+            # (aiokafka asserts on it) and never given a gauge again after ``forget`` removed it.
+            if not self._owned(consumer, tp):
+                continue
             highwater = consumer.highwater(tp)
             offsets = self._tracker.get(tp)
             position = offsets.committable if offsets is not None else None
@@ -90,11 +113,16 @@ class OffsetCommitter:
             if position is None:
                 try:
                     position = await asyncio.wait_for(consumer.position(tp), 1.0)
-                except (KafkaError, TimeoutError):
+                except (KafkaError, TimeoutError, AssertionError):
+                    continue
+                if not self._owned(consumer, tp):
                     continue
             lag = max(highwater - position, 0)
             self.lag[tp] = lag
             self._metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition), mode=self._mode).set(lag)
+
+    def _owned(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+        return tp in self._tracker and tp in consumer.assignment()
 
     def forget(self, partitions: list[TopicPartition]) -> None:
         """Drop the lag of partitions this consumer no longer owns, so no stale gauge stays exported."""

@@ -3,20 +3,45 @@
 Validated once when the host starts, so a typo in a contract is reported as
 ``file: event_bus.config.<field>: message`` instead of surfacing later as a
 broker error. Secrets (SASL password, TLS key password) are ``SecretStr`` and
-never appear in a repr, a log line or health output.
+never appear in a repr, a log line or health output. They are ``SecretText``:
+a password with a stray newline is refused at parse, naming the field only.
+
+Reply destinations are allowed, not chosen: a request's ``metadata.reply_to``
+is honoured only for topics listed in ``allowed_reply_topics`` or starting
+with one of ``allowed_reply_topic_prefixes`` (none by default), so a sender
+cannot steer replies (which can carry secrets read from Vault) to a topic of
+its choosing, nor freeze a partition on a topic the host cannot write.
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from onex_host.core.secrets import SecretText
 from onex_host.infra.bus.base import BusConfig
 
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+MAX_TOPIC_NAME_LENGTH = 249
+_TOPIC_CHARS = re.compile(r"[a-zA-Z0-9._-]+")
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a legal Kafka topic name (the broker's own rule), or ``None``."""
+    if not name:
+        return "is empty"
+    if len(name) > MAX_TOPIC_NAME_LENGTH:
+        return f"is longer than {MAX_TOPIC_NAME_LENGTH} characters"
+    if name in {".", ".."}:
+        return "is '.' or '..'"
+    if not _TOPIC_CHARS.fullmatch(name):
+        return "holds characters other than ASCII letters, digits, '.', '_' and '-'"
+    return None
 
 
 class _Strict(BaseModel):
@@ -59,7 +84,7 @@ class KafkaTlsConfig(_Strict):
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    key_password: SecretStr | None = None
+    key_password: SecretText | None = None
     check_hostname: bool = True
 
     @model_validator(mode="after")
@@ -87,7 +112,7 @@ class KafkaTlsConfig(_Strict):
 class KafkaSaslConfig(_Strict):
     mechanism: SaslMechanism = "PLAIN"
     username: str = Field(min_length=1)
-    password: SecretStr
+    password: SecretText
 
 
 class KafkaBusConfig(BusConfig):
@@ -112,6 +137,13 @@ class KafkaBusConfig(BusConfig):
     shadow_consumer_group: str | None = Field(default=None, min_length=1)
     shadow_response_topic: str | None = Field(default=None, min_length=1)
 
+    allowed_reply_topics: list[str] = Field(
+        default_factory=list, description="Topics a request's reply_to may name, exactly. None by default."
+    )
+    allowed_reply_topic_prefixes: list[str] = Field(
+        default_factory=list, description="Prefixes a request's reply_to may start with. None by default."
+    )
+
     retry: KafkaRetryPolicy = Field(default_factory=KafkaRetryPolicy)
 
     max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
@@ -126,6 +158,14 @@ class KafkaBusConfig(BusConfig):
     startup_timeout_seconds: float = Field(default=30.0, gt=0)
     liveness_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Live only while the consume loop has polled within this time."
+    )
+    max_consume_loop_restarts: int = Field(
+        default=5,
+        ge=0,
+        description="Restarts of a failed consume loop before liveness fails and the orchestrator restarts the host.",
+    )
+    max_consecutive_poll_failures: int = Field(
+        default=10, ge=1, description="Polls in a row that fail before the bus reports itself not ready."
     )
     auto_offset_reset: Literal["earliest", "latest", "none"] = Field(
         default="earliest",
@@ -165,6 +205,34 @@ class KafkaBusConfig(BusConfig):
             if not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port")
         return servers
+
+    @field_validator("command_topic", "response_topic", "dead_letter_topic", "shadow_response_topic")
+    @classmethod
+    def _legal_topic(cls, name: str | None) -> str | None:
+        problem = topic_name_problem(name) if name is not None else None
+        if problem:
+            raise ValueError(f"topic name {name!r} {problem}")
+        return name
+
+    @field_validator("allowed_reply_topics", "allowed_reply_topic_prefixes")
+    @classmethod
+    def _legal_reply_topics(cls, names: list[str]) -> list[str]:
+        for name in names:
+            problem = topic_name_problem(name)
+            if problem:
+                raise ValueError(f"{name!r} {problem}")
+        return names
+
+    def reply_to_problem(self, topic: str) -> str | None:
+        """Why a request may not have its reply sent to ``topic``, or ``None`` when the contract allows it."""
+        problem = topic_name_problem(topic)
+        if problem:
+            return f"reply_to {problem}"
+        if topic in self.allowed_reply_topics or any(topic.startswith(p) for p in self.allowed_reply_topic_prefixes):
+            if topic in {self.command_topic, self.effective_dead_letter_topic}:
+                return "reply_to names the command or dead-letter topic"
+            return None
+        return "reply_to is not among the topics this host's contract allows"
 
     @model_validator(mode="after")
     def _consistent(self) -> KafkaBusConfig:

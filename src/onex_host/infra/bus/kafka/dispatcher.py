@@ -65,7 +65,8 @@ class Ownership:
 
 ProcessFn = Callable[[ItemT, Ownership], Awaitable[bool]]
 """Processes one record; ``True`` when done (reply published or dead-lettered), ``False`` when
-abandoned because ownership was lost. Must not raise (a raise is logged as a bug)."""
+abandoned because ownership was lost. Must not raise: a raise is a bug, reported to ``on_bug``,
+and the record is left unfinished (its offset is never committed past it)."""
 
 
 @dataclass(eq=False)
@@ -98,6 +99,8 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         self._slot_freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self.on_bug: Callable[[str, BaseException], None] | None = None
+        """Told when processing raised; the Kafka bus restarts its loop, which replays the record."""
 
     # -- capacity ----------------------------------------------------------------------
 
@@ -165,10 +168,12 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
             offset, item = lane.queue[0]
             try:
                 done = await self._process(item, work.ownership)
-            except Exception:
-                # A bug in processing; finishing keeps one bad record from stalling the partition forever.
+            except Exception as exc:
+                # A bug in processing. Finishing would lose the record; it stays unfinished and the owner is told.
                 logger.exception("processing a record raised", extra={"partition": str(partition), "offset": offset})
-                done = True
+                if self.on_bug is not None:
+                    self.on_bug("record processing", exc)
+                return
             if not done:
                 return
             lane.queue.popleft()

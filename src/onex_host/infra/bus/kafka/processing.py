@@ -1,12 +1,18 @@
 """One consumed record's way through the host: codec -> runtime callback -> outcome -> sender.
 
 The dispatcher runs ``CommandProcessor.process`` for each record in its key's
-lane. It goes one way only: decode the bytes (``codec``), run the envelope
-(the runtime callback; a raise becomes an error reply in
-``onex_host.core.replies``), ask ``outcome.decide`` what follows, looping
-only for a retry, and carry the final decision out through the ``sender``.
-It returns whether the record is finished (its offset may then be committed)
-or abandoned because the partition was revoked (the next owner runs it again).
+lane. It goes one way only: decode the bytes (``codec``), check where the
+reply may go, run the envelope (the runtime callback; a raise becomes an
+error reply in ``onex_host.core.replies``), ask ``outcome.decide`` what
+follows, looping only for a retry, and carry the final decision out through
+the ``sender``. A delivery the sender reports as finally failed goes back to
+``outcome.decide`` too, so it ends as a dead letter, never as "done" with
+neither a reply nor a dead letter.
+
+It returns ``True`` only once the record has its reply published or its dead
+letter stored (its offset may then be committed), and ``False`` when the
+partition was revoked first (the next owner runs it again). It does not
+raise: a bug anywhere in here dead-letters the record as ``internal_error``.
 """
 
 from __future__ import annotations
@@ -16,19 +22,28 @@ import logging
 from onex_host.core.envelope import ModelOnexEnvelope, utc_now
 from onex_host.core.replies import reply_for_exception
 from onex_host.infra import tracing
-from onex_host.infra.bus.kafka.codec import DecodeFailure, InboundRecord, dead_letter, decode_command
+from onex_host.infra.bus.kafka.codec import (
+    DeadLetterReason,
+    DecodeFailure,
+    InboundRecord,
+    dead_letter,
+    decode_command,
+)
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.bus.kafka.dispatcher import Ownership
 from onex_host.infra.bus.kafka.outcome import (
     DeadLetter,
+    DeadLetterUndelivered,
     OutcomeRules,
     PublishReply,
     Replied,
+    ReplyToRefused,
+    ReplyUndelivered,
     RetryAfter,
     Undecodable,
     decide,
 )
-from onex_host.infra.bus.kafka.sender import KafkaSender, SendFailure, SendResult
+from onex_host.infra.bus.kafka.sender import KafkaSender, SendFailure
 from onex_host.infra.metrics import HostMetrics
 from onex_host.spi.event_bus import EnvelopeCallback
 
@@ -45,25 +60,63 @@ class CommandProcessor:
         self.on_envelope: EnvelopeCallback | None = None
 
     async def process(self, record: InboundRecord, ownership: Ownership) -> bool:
-        """``True`` when the record is finished, ``False`` when abandoned because ownership was lost."""
-        action = await self._final_action(record, ownership)
-        if action is None:
-            return False
-        if isinstance(action, DeadLetter):
-            letter = dead_letter(
-                record, action.reason, action.detail, attempts=action.attempts, error_code=action.error_code
-            )
-            if tracing.active():
-                letter.headers.extend(tracing.reply_trace_record_headers())
+        """``True`` once replied to or dead-lettered, ``False`` when abandoned because ownership was lost."""
+        try:
+            action = await self._final_action(record, ownership)
+            if action is None:
+                return False
+            if isinstance(action, PublishReply):
+                sent = await self._sender.send_reply(action, ownership)
+                if sent.delivered:
+                    return True
+                if sent.failure is SendFailure.OWNERSHIP_LOST:
+                    return False
+                logger.warning(
+                    "kafka reply refused; the command is dead-lettered",
+                    extra={"topic": action.topic, "failure": sent.detail, "offset": record.offset},
+                )
+                undelivered = ReplyUndelivered(action, sent.final_failure, sent.detail)
+                action = decide(undelivered, 1, self._rules, now=utc_now())
+        except Exception as exc:  # a bug above: the record still needs an end, and the evidence
+            logger.exception("processing a kafka record failed", extra={"offset": record.offset})
+            action = DeadLetter(DeadLetterReason.INTERNAL_ERROR, f"processing failed ({type(exc).__name__})", 0)
+        return await self._dead_letter(record, action, ownership)
+
+    async def _dead_letter(self, record: InboundRecord, action: DeadLetter, ownership: Ownership) -> bool:
+        """Store the dead letter (waiting, uncommitted, until it is stored), then send its reply if any."""
+        letter = dead_letter(
+            record, action.reason, action.detail, attempts=action.attempts, error_code=action.error_code
+        )
+        if tracing.active():
+            letter.headers.extend(tracing.reply_trace_record_headers())
+        failures = 0
+        while True:
             sent = await self._sender.send_dead_letter(letter, ownership)
+            if sent.delivered:
+                break
+            if sent.failure is SendFailure.OWNERSHIP_LOST:
+                return False
+            failures += 1
+            retry = decide(DeadLetterUndelivered(sent.final_failure, sent.detail), failures, self._rules, now=utc_now())
+            logger.error(
+                "kafka dead letter not stored (%s); the record stays uncommitted and is tried again",
+                sent.detail,
+                extra={"partition": record.partition, "offset": record.offset, "attempt": failures},
+            )
+            if not await ownership.sleep(retry.delay_seconds):
+                return False
+        self._metrics.dead_letters.labels(reason=action.reason.value, mode=self._mode).inc()
+        if action.reply is not None:
+            sent = await self._sender.send_reply(action.reply, ownership)
+            if sent.failure is SendFailure.OWNERSHIP_LOST:
+                return False
             if not sent.delivered:
-                return self._undelivered(sent, record, "dead letter")
-            self._metrics.dead_letters.labels(reason=action.reason.value, mode=self._mode).inc()
-            if action.reply is None:
-                return True
-            action = action.reply
-        sent = await self._sender.send_reply(action, ownership)
-        return sent.delivered or self._undelivered(sent, record, "reply")
+                # The dead letter holds the record and its reason; the caller's answer could not be sent.
+                logger.warning(
+                    "kafka reply for a dead-lettered command not delivered",
+                    extra={"topic": action.reply.topic, "failure": sent.detail, "offset": record.offset},
+                )
+        return True
 
     async def _final_action(self, record: InboundRecord, ownership: Ownership) -> PublishReply | DeadLetter | None:
         """Decode and run the record until the decision is no longer a retry; ``None`` if ownership was lost."""
@@ -75,6 +128,13 @@ class CommandProcessor:
             )
             return decide(Undecodable(decoded), 0, self._rules, now=utc_now())
         request, attempt = decoded, 0
+        refused = self._rules.route(request).refused
+        if refused is not None:
+            logger.warning(
+                "command with a refused reply_to dead-lettered unrun",
+                extra={"problem": refused, "correlation_id": str(request.correlation_id), "offset": record.offset},
+            )
+            return decide(ReplyToRefused(request, refused), 0, self._rules, now=utc_now())
         while True:
             attempt += 1
             action = decide(
@@ -82,9 +142,8 @@ class CommandProcessor:
             )
             if not isinstance(action, RetryAfter):
                 return action
-            self._metrics.retries.labels(
-                node=request.target_node or "", operation=request.operation, mode=self._mode
-            ).inc()
+            node, operation = self._metrics.labels_for(request.target_node, request.operation)
+            self._metrics.retries.labels(node=node, operation=operation, mode=self._mode).inc()
             if not await ownership.sleep(action.delay_seconds):
                 return None  # the partition moved to another host, which will run it
 
@@ -98,23 +157,3 @@ class CommandProcessor:
                 return await self.on_envelope(request)
         except Exception as exc:  # the runtime answers with error replies; a raise is a bug upstream
             return reply_for_exception(request, exc, where="the host's envelope callback")
-
-    @staticmethod
-    def _undelivered(result: SendResult, record: InboundRecord, what: str) -> bool:
-        """Whether a record whose dead letter or reply was not delivered still counts as finished.
-
-        Lost ownership: not finished, the next owner runs it. Any other failure:
-        logged and finished, as before the sender reported results, so one
-        record cannot stall its partition; it then has neither a reply nor a
-        dead letter (the at-least-once gap that issue 11 closes here).
-        """
-        if result.failure is SendFailure.OWNERSHIP_LOST:
-            return False
-        logger.error(
-            "kafka %s not delivered (%s); the record is finished without it",
-            what,
-            result.failure,
-            exc_info=result.error,
-            extra={"partition": record.partition, "offset": record.offset},
-        )
-        return True

@@ -4,17 +4,28 @@ Kept apart from the consume loop the way aiokafka keeps ``producer/sender.py``
 apart from ``producer/producer.py``: this module owns the shared producer
 and everything that can go wrong producing one record, and reports the end
 as a ``SendResult`` instead of raising into the dispatcher, so the caller
-decides what an undelivered record means for its offset.
+(through ``outcome.decide``) decides what an undelivered record means.
 
-* Broker outages and retriable errors are waited out with ``clients.retry_after_failure``
-  for as long as the partition is owned: the record stays uncommitted
+Every error is classified once, here (``classify``):
+
+* Broker outages, retriable Kafka errors and a producer that cannot be
+  (re)started (``KafkaUnavailableError``, a ``ConnectionError``) are waited
+  out for as long as the partition is owned: the record stays uncommitted
   meanwhile, so nothing is lost if this host dies waiting.
-* A non-retriable error (e.g. OutOfOrderSequenceNumber after a broker
-  restart) leaves the idempotent producer's sequence state unusable: the
-  producer is replaced, once, however many sends saw it fail.
+* Producer-state errors (fenced, unknown producer id, out-of-order or
+  duplicate sequence, a bare ``KafkaError`` from a crashed send loop) leave
+  the idempotent producer unusable: it is replaced, once, however many sends
+  saw it fail, and the send is retried. No other error replaces it, so one
+  bad record cannot disturb every other in-flight send.
+* Topic-level errors (unknown topic, not authorised, invalid name) are final
+  for that record: retrying cannot help, and a retry would hold the
+  record's partition forever. Reported as ``TOPIC_REFUSED``.
 * A record larger than the broker accepts gets one fallback: a reply becomes
   an ``internal_error`` reply saying so; a dead letter keeps its headers and
-  drops the original bytes, recording their size.
+  drops the original bytes, recording their size. A fallback that is still
+  too large is reported as ``TOO_LARGE``.
+* A reply pydantic cannot serialise becomes an ``internal_error`` reply
+  (``core.replies.reply_wire``); anything else is ``UNEXPECTED``.
 """
 
 from __future__ import annotations
@@ -26,15 +37,31 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import (
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownProducerId,
+    UnknownTopicOrPartitionError,
+)
 
 from onex_host.core.enums import EnumErrorCode
+from onex_host.core.replies import reply_wire
 from onex_host.infra import tracing
 from onex_host.infra.bus.kafka.clients import new_producer, retry_after_failure, start_client, stop_within
-from onex_host.infra.bus.kafka.codec import DeadLetterRecord
+from onex_host.infra.bus.kafka.codec import DLQ_HEADER_PREFIX, DeadLetterRecord
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.bus.kafka.dispatcher import Ownership
-from onex_host.infra.bus.kafka.outcome import PublishReply
+from onex_host.infra.bus.kafka.outcome import DeliveryFailure, PublishReply
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +75,17 @@ class SendFailure(StrEnum):
 
     OWNERSHIP_LOST = "ownership_lost"
     """The partition was revoked while waiting; its next owner sends the record again."""
+    TOPIC_REFUSED = "topic_refused"
+    """The topic does not exist, may not be written or has an illegal name: final for this record."""
     TOO_LARGE = "too_large"
     """Even the fallback record is larger than the broker accepts."""
-    PRODUCER_UNAVAILABLE = "producer_unavailable"
-    """No producer could be started (brokers unreachable for ``startup_timeout_seconds``)."""
     UNEXPECTED = "unexpected"
-    """Anything else: an error nobody classified (e.g. a reply that cannot be serialised)."""
+    """Anything else: an error nobody classified."""
+
+    @property
+    def delivery_failure(self) -> DeliveryFailure:
+        """The final failure as ``outcome`` knows it (lost ownership is not final: never passed there)."""
+        return DeliveryFailure(self.value) if self is not SendFailure.OWNERSHIP_LOST else DeliveryFailure.UNEXPECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +97,60 @@ class SendResult:
     def delivered(self) -> bool:
         return self.failure is None
 
+    @property
+    def final_failure(self) -> DeliveryFailure:
+        """This failure as ``outcome`` knows it; only meaningful for a final (not lost-ownership) failure."""
+        return self.failure.delivery_failure if self.failure is not None else DeliveryFailure.UNEXPECTED
+
+    @property
+    def detail(self) -> str:
+        """The error's class only: broker messages can quote topic names and principals, not worth leaking."""
+        return type(self.error).__name__ if self.error is not None else (self.failure or "delivered")
+
 
 DELIVERED = SendResult()
 
 
+class ErrorClass(StrEnum):
+    RETRY = "retry"
+    REPLACE_PRODUCER = "replace_producer"
+    TOPIC_REFUSED = "topic_refused"
+    TOO_LARGE = "too_large"
+    UNEXPECTED = "unexpected"
+
+
+_TOPIC_ERRORS = (UnknownTopicOrPartitionError, TopicAuthorizationFailedError, InvalidTopicError)
+_SIZE_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+_PRODUCER_STATE_ERRORS = (
+    ProducerFenced,
+    UnknownProducerId,
+    OutOfOrderSequenceNumber,
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerClosed,
+)
+
+
+def classify(error: BaseException) -> ErrorClass:
+    """What a produce error means for the record and for the shared producer (see the module docstring)."""
+    if isinstance(error, _SIZE_ERRORS):
+        return ErrorClass.TOO_LARGE
+    if isinstance(error, _TOPIC_ERRORS):
+        return ErrorClass.TOPIC_REFUSED
+    if isinstance(error, _PRODUCER_STATE_ERRORS) or type(error) is KafkaError:
+        # A bare KafkaError is what aiokafka's send loop raises for every pending batch when it crashed.
+        return ErrorClass.REPLACE_PRODUCER
+    if isinstance(error, KafkaError):
+        return ErrorClass.RETRY if error.retriable else ErrorClass.UNEXPECTED
+    if isinstance(error, ConnectionError | TimeoutError):
+        # KafkaUnavailableError (the producer could not be restarted) is a ConnectionError: wait it out.
+        return ErrorClass.RETRY
+    return ErrorClass.UNEXPECTED
+
+
 def _worth_retrying(error: BaseException) -> bool:
-    """Kafka errors are waited out; a record too large stays too large, so it goes to the fallback instead."""
-    return isinstance(error, KafkaError) and not isinstance(error, MessageSizeTooLargeError)
+    return classify(error) in {ErrorClass.RETRY, ErrorClass.REPLACE_PRODUCER}
 
 
 class _OwnershipLostError(Exception):
@@ -87,6 +166,9 @@ class KafkaSender:
         self._build_producer = build_producer or (lambda: new_producer(config))
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._send_timeout = 2 * config.request_timeout_ms / 1000 + 5
+        """Past aiokafka's own bounds (metadata wait, then delivery, each ``request_timeout_ms``): a send that
+        has not ended by then never will; it is retried (at-least-once: the broker may hold a duplicate)."""
 
     async def start(self) -> None:
         """Connect the producer; raises ``KafkaUnavailableError`` after ``startup_timeout_seconds``."""
@@ -106,8 +188,8 @@ class KafkaSender:
         request, reply, topic = publish.request, publish.reply, publish.topic
         key = str(reply.correlation_id).encode()
         try:
-            wire = reply.to_wire()
-        except Exception as exc:
+            wire = reply_wire(request, reply)
+        except Exception as exc:  # reply_wire answers every encoding failure it knows; this is a bug
             return SendResult(SendFailure.UNEXPECTED, exc)
         headers = tracing.reply_trace_record_headers() if tracing.active() else []
         result = await self._produce(topic, key, wire, headers, ownership)
@@ -124,8 +206,13 @@ class KafkaSender:
         result = await self._produce(topic, letter.key, letter.value, letter.headers, ownership)
         if result.failure is not SendFailure.TOO_LARGE:
             return result
-        headers = [*letter.headers, (HEADER_VALUE_DROPPED, str(len(letter.value or b"")).encode())]
-        return await self._produce(topic, letter.key, None, headers, ownership)
+        dropped = (HEADER_VALUE_DROPPED, str(len(letter.value or b"")).encode())
+        result = await self._produce(topic, letter.key, None, [*letter.headers, dropped], ownership)
+        if result.failure is not SendFailure.TOO_LARGE:
+            return result
+        # The caller's own headers made it too large: keep only the host's, which are bounded.
+        own = [(name, value) for name, value in letter.headers if name.startswith(DLQ_HEADER_PREFIX)]
+        return await self._produce(topic, None, None, [*own, dropped], ownership)
 
     async def _produce(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers, ownership: Ownership
@@ -142,11 +229,12 @@ class KafkaSender:
         async def send_once() -> None:
             producer = await self._ensure_producer()
             try:
-                await producer.send_and_wait(topic, value=value, key=key, headers=headers)
-            except MessageSizeTooLargeError:
-                raise
-            except KafkaError as exc:
-                if not exc.retriable:
+                # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
+                await asyncio.wait_for(
+                    producer.send_and_wait(topic, value=value, key=key, headers=headers), self._send_timeout
+                )
+            except Exception as exc:
+                if classify(exc) is ErrorClass.REPLACE_PRODUCER:
                     await self._replace_producer(producer)
                 raise
 
@@ -161,11 +249,12 @@ class KafkaSender:
                 )
         except _OwnershipLostError:
             return SendResult(SendFailure.OWNERSHIP_LOST)
-        except MessageSizeTooLargeError as exc:
-            return SendResult(SendFailure.TOO_LARGE, exc)
-        except ConnectionError as exc:  # KafkaUnavailableError from replacing the producer
-            return SendResult(SendFailure.PRODUCER_UNAVAILABLE, exc)
         except Exception as exc:
+            final = classify(exc)
+            if final is ErrorClass.TOO_LARGE:
+                return SendResult(SendFailure.TOO_LARGE, exc)
+            if final is ErrorClass.TOPIC_REFUSED:
+                return SendResult(SendFailure.TOPIC_REFUSED, exc)
             return SendResult(SendFailure.UNEXPECTED, exc)
         return DELIVERED
 
@@ -183,5 +272,5 @@ class KafkaSender:
                 self._producer = None
         if not still_current:
             return
-        logger.warning("kafka producer replaced after a non-retriable error")
+        logger.warning("kafka producer replaced after a producer-state error")
         await stop_within(broken.stop(), self._config.request_timeout_ms / 1000, "broken producer stop")

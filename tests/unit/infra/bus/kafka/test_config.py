@@ -6,6 +6,7 @@ import pytest
 
 from onex_host.core.errors import ContractError
 from onex_host.core.loader import validate_model
+from onex_host.infra.bus.kafka.codec import DeadLetterReason
 from onex_host.infra.bus.kafka.config import KafkaBusConfig, KafkaRetryPolicy
 
 BASE = {
@@ -89,3 +90,63 @@ def test_retry_backoff_grows_exponentially_and_is_capped() -> None:
         policy.backoff_after(0)
     with pytest.raises(ValueError, match="must not be smaller"):
         KafkaRetryPolicy(initial_backoff_seconds=2, max_backoff_seconds=1)
+
+
+# -- secrets: SecretText, and never in logs, health or dead letters -----------------------------
+
+
+SASL = {"mechanism": "SCRAM-SHA-512", "username": "host", "password": "s3cr3t-kafka-pass"}
+
+
+@pytest.mark.parametrize("bad", ["hunter2-xyz\n", " hunter2-xyz", "hunter2\x00xyz"])
+def test_a_sasl_password_with_whitespace_or_control_characters_is_refused_without_showing_it(bad: str) -> None:
+    with pytest.raises(ContractError) as raised:
+        validate_model(
+            KafkaBusConfig, {**BASE, "sasl": {**SASL, "password": bad}}, "host.yaml", prefix="event_bus.config"
+        )
+    message = str(raised.value)
+    assert "event_bus.config.sasl.password" in message
+    assert "hunter2" not in message
+
+
+def test_a_tls_key_password_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(ContractError, match=r"tls\.key_password"):
+        validate_model(
+            KafkaBusConfig, {**BASE, "tls": {"key_password": "kp\n"}}, "host.yaml", prefix="event_bus.config"
+        )
+
+
+def test_kafka_secrets_are_registered_and_masked_in_logs_health_and_dead_letters() -> None:
+    from onex_host.core.scrubbing import forget_secrets, register_secrets, scrub, scrub_value
+    from onex_host.infra.bus.kafka.codec import HEADER_DETAIL, InboundRecord, dead_letter
+    from onex_host.infra.process import secret_values
+
+    config = KafkaBusConfig.model_validate({**BASE, "sasl": SASL, "tls": {"key_password": "tls-key-pass-42"}})
+    found = secret_values(config)
+    assert {"s3cr3t-kafka-pass", "tls-key-pass-42"} <= set(found)
+    assert "s3cr3t-kafka-pass" not in repr(config)
+    register_secrets(found)
+    try:
+        assert "s3cr3t-kafka-pass" not in scrub("auth failed for password=s3cr3t-kafka-pass")
+        assert "tls-key-pass-42" not in str(scrub_value({"error": "bad key tls-key-pass-42"}))
+        record = InboundRecord(topic="cmd", partition=0, offset=1, key=None, value=b"x")
+        letter = dead_letter(record, DeadLetterReason.INTERNAL_ERROR, "broker said s3cr3t-kafka-pass", attempts=0)
+        assert b"s3cr3t-kafka-pass" not in dict(letter.headers)[HEADER_DETAIL]
+    finally:
+        forget_secrets()
+
+
+# -- reply topics ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["allowed_reply_topics", "allowed_reply_topic_prefixes"])
+def test_allowed_reply_topics_must_be_legal_topic_names(field: str) -> None:
+    with pytest.raises(ContractError, match=field):
+        validate_model(KafkaBusConfig, {**BASE, field: ["ok", "not ok!"]}, "host.yaml", prefix="event_bus.config")
+
+
+def test_no_reply_to_topic_is_allowed_by_default() -> None:
+    config = KafkaBusConfig.model_validate(BASE)
+    assert config.allowed_reply_topics == []
+    assert config.allowed_reply_topic_prefixes == []
+    assert config.reply_to_problem("anything") is not None

@@ -147,18 +147,25 @@ async def test_other_partitions_keep_running_while_one_is_revoked() -> None:
     assert dispatcher.unfinished_by_partition() == {0: 1, 1: 0}
 
 
-async def test_a_raising_process_is_logged_and_does_not_stall_the_partition(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_raising_process_is_reported_and_never_marks_its_record_finished(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Finishing a record whose processing raised would commit past it with neither reply nor dead letter.
     async def broken(item: str, ownership: Ownership) -> bool:
         if item == "bad":
             raise RuntimeError("bug")
         return True
 
+    bugs: list[tuple[str, BaseException]] = []
     dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(10, broken)
+    dispatcher.on_bug = lambda where, exc: bugs.append((where, exc))
     dispatcher.assign(0)
     dispatcher.submit(0, b"k", 0, "bad")
     dispatcher.submit(0, b"k", 1, "good")
     assert await dispatcher.drain(5)
-    assert dispatcher.tracker.pending_commits() == {0: 2}
+    assert dispatcher.tracker.pending_commits() == {}
+    assert dispatcher.accepted == 0
+    assert [type(exc) for _where, exc in bugs] == [RuntimeError]
     assert "processing a record raised" in caplog.text
 
 

@@ -5,6 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaConnectionError,
+    MessageSizeTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownProducerId,
+    UnknownTopicOrPartitionError,
+)
+
 from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.infra.bus.kafka.codec import InboundRecord
@@ -109,3 +119,163 @@ async def test_a_revoke_during_a_retry_delay_abandons_the_record_unsent() -> Non
     async with asyncio.timeout(2):
         assert await task is False
     assert producers.delivered == []
+
+
+# -- the invariant: a reply, a dead letter, or still held; never "done" with neither ----------------
+
+
+async def echo(envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+    return envelope.reply_success({"ok": True})
+
+
+def refusing(topic: str, error: BaseException) -> Any:
+    return lambda t, _k, _v: error if t == topic else None
+
+
+async def test_a_reply_pydantic_cannot_serialise_is_answered_with_internal_error() -> None:
+    producers = Producers(failing())
+    proc, _metrics = processor(producers)
+
+    async def unserialisable(envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+        return envelope.reply_success({"value": object()})
+
+    proc.on_envelope = unserialisable
+    assert await proc.process(record(command().to_wire()), Ownership()) is True
+    [(wire, _)] = by_topic(producers)[f"{PREFIX}.evt"]
+    assert wire is not None
+    assert ModelOnexEnvelope.from_wire(wire).error_code == "internal_error"
+
+
+async def test_a_producer_that_cannot_be_restarted_holds_the_record_and_then_answers_it() -> None:
+    producers = Producers(
+        failing(UnknownProducerId()), start_errors=[None, KafkaConnectionError(), KafkaConnectionError(), None]
+    )
+    proc, _metrics = processor(producers, startup_timeout_seconds=0.1)
+    proc.on_envelope = echo
+    assert await proc.process(record(command().to_wire()), Ownership()) is True
+    assert list(by_topic(producers)) == [f"{PREFIX}.evt"]
+
+
+async def test_a_reply_too_large_even_as_an_error_reply_is_dead_lettered() -> None:
+    producers = Producers(lambda t, _k, v: MessageSizeTooLargeError() if t.endswith(".evt") else None)
+    proc, metrics = processor(producers)
+    proc.on_envelope = echo
+    assert await proc.process(record(command().to_wire()), Ownership()) is True
+    [(_letter, headers)] = by_topic(producers)[f"{PREFIX}.cmd.dlq"]
+    assert headers["onex.dlq.reason"] == b"internal_error"
+    assert b"too_large" in headers["onex.dlq.detail"]
+    assert 'onex_dead_letters_total{mode="primary",reason="internal_error"} 1.0' in metrics.render().decode()
+
+
+async def test_a_reply_to_the_contract_does_not_allow_is_not_run_dead_lettered_and_answered_here() -> None:
+    producers = Producers(failing())
+    proc, _metrics = processor(producers)
+    runs = 0
+
+    async def counting(envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+        nonlocal runs
+        runs += 1
+        return envelope.reply_success()
+
+    proc.on_envelope = counting
+    request = command(metadata={"reply_to": "attacker.topic"})
+    assert await proc.process(record(request.to_wire()), Ownership()) is True
+    assert runs == 0
+    sent = by_topic(producers)
+    assert sorted(sent) == [f"{PREFIX}.cmd.dlq", f"{PREFIX}.evt"]
+    assert sent[f"{PREFIX}.cmd.dlq"][0][1]["onex.dlq.reason"] == b"reply_refused"
+    wire = sent[f"{PREFIX}.evt"][0][0]
+    assert wire is not None
+    reply = ModelOnexEnvelope.from_wire(wire)
+    assert (reply.error_code, reply.correlation_id) == ("forbidden", request.correlation_id)
+
+
+@pytest.mark.parametrize(
+    "error", [UnknownTopicOrPartitionError(), TopicAuthorizationFailedError(), InvalidTopicError()], ids=type
+)
+async def test_an_allowed_reply_to_the_broker_refuses_is_dead_lettered_not_retried(error: Exception) -> None:
+    producers = Producers(refusing("caller.replies", error))
+    proc, _metrics = processor(producers, allowed_reply_topic_prefixes=["caller."])
+    proc.on_envelope = echo
+    async with asyncio.timeout(2):
+        assert await proc.process(record(command(metadata={"reply_to": "caller.replies"}).to_wire()), Ownership())
+    sent = by_topic(producers)
+    assert sent[f"{PREFIX}.cmd.dlq"][0][1]["onex.dlq.reason"] == b"reply_refused"
+    assert type(error).__name__.encode() in sent[f"{PREFIX}.cmd.dlq"][0][1]["onex.dlq.detail"]
+    [(wire, _)] = sent[f"{PREFIX}.evt"]
+    assert wire is not None
+    assert ModelOnexEnvelope.from_wire(wire).error_code == "forbidden"
+
+
+async def test_a_reply_topic_the_broker_refuses_is_dead_lettered_as_undeliverable() -> None:
+    producers = Producers(refusing(f"{PREFIX}.evt", TopicAuthorizationFailedError()))
+    proc, _metrics = processor(producers)
+    proc.on_envelope = echo
+    assert await proc.process(record(command().to_wire()), Ownership()) is True
+    assert by_topic(producers)[f"{PREFIX}.cmd.dlq"][0][1]["onex.dlq.reason"] == b"reply_undeliverable"
+
+
+async def test_a_dead_letter_topic_that_refuses_holds_the_record_until_it_accepts() -> None:
+    refusals = 2
+
+    def dlq_refuses_twice(topic: str, _k: bytes | None, _v: bytes | None) -> BaseException | None:
+        nonlocal refusals
+        if topic.endswith(".dlq") and refusals:
+            refusals -= 1
+            return UnknownTopicOrPartitionError()
+        return None
+
+    producers = Producers(dlq_refuses_twice)
+    proc, _metrics = processor(producers)
+    async with asyncio.timeout(10):
+        assert await proc.process(record(b"not json"), Ownership()) is True
+    assert refusals == 0
+    assert len(by_topic(producers)[f"{PREFIX}.cmd.dlq"]) == 1
+
+
+async def test_a_dead_letter_topic_that_never_accepts_never_reports_the_record_done() -> None:
+    producers = Producers(refusing(f"{PREFIX}.cmd.dlq", TopicAuthorizationFailedError()))
+    proc, _metrics = processor(producers)
+    ownership = Ownership()
+    task = asyncio.create_task(proc.process(record(b"not json"), ownership))
+    await asyncio.sleep(1.0)
+    assert not task.done()
+    ownership.lose()
+    async with asyncio.timeout(2):
+        assert await task is False
+
+
+async def test_a_bug_in_processing_dead_letters_the_record_as_internal_error() -> None:
+    producers = Producers(failing())
+    proc, _metrics = processor(producers)
+    proc.on_envelope = echo
+    proc._rules = None  # type: ignore[assignment]  # any bug past the codec
+    assert await proc.process(record(command().to_wire()), Ownership()) is True
+    [(_letter, headers)] = by_topic(producers)[f"{PREFIX}.cmd.dlq"]
+    assert headers["onex.dlq.reason"] == b"internal_error"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"[" * 100_000, b"undecodable"),
+        (b'{"a": ' + b"9" * 5000 + b"}", b"undecodable"),
+        (b'{"source_node": "s", "handler_type": "local", "operation": "o", "ttl_seconds": 1e400}', b"invalid_envelope"),
+        (
+            b'{"source_node": "s", "handler_type": "local", "operation": "o", "ttl_seconds": Infinity}',
+            b"invalid_envelope",
+        ),
+        (
+            b'{"source_node": "s", "handler_type": "local", "operation": "o", "timestamp": "9999-12-31T23:59:59Z"}',
+            b"invalid_envelope",
+        ),
+    ],
+    ids=["deep", "huge-int", "ttl-1e400", "ttl-infinity", "far-timestamp"],
+)
+async def test_records_beyond_the_decoders_bounds_are_dead_lettered_with_a_reason(value: bytes, reason: bytes) -> None:
+    producers = Producers(failing())
+    proc, _metrics = processor(producers)
+    proc.on_envelope = echo
+    assert await proc.process(record(value), Ownership()) is True
+    [(_letter, headers)] = by_topic(producers)[f"{PREFIX}.cmd.dlq"]
+    assert headers["onex.dlq.reason"] == reason

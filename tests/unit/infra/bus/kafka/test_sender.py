@@ -10,7 +10,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError
+import pytest
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidProducerEpoch,
+    InvalidTopicError,
+    KafkaConnectionError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAuthorizationFailedError,
+    UnknownProducerId,
+    UnknownTopicOrPartitionError,
+)
 
 from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
@@ -40,8 +54,8 @@ async def test_a_retriable_error_is_waited_out_on_the_same_producer() -> None:
     assert [topic for topic, *_ in producers.delivered] == ["replies"]
 
 
-async def test_a_non_retriable_error_replaces_the_producer_once_and_the_record_is_delivered() -> None:
-    producers = Producers(failing(KafkaError()))
+async def test_a_producer_state_error_replaces_the_producer_once_and_the_record_is_delivered() -> None:
+    producers = Producers(failing(OutOfOrderSequenceNumber()))
     result = await sender(producers).send_reply(publish(), Ownership())
     assert result.delivered
     assert len(producers.built) == 2
@@ -96,17 +110,99 @@ async def test_a_dead_letter_too_large_keeps_its_headers_and_records_the_dropped
     assert dict(headers)["onex.dlq.reason"] == b"oversized"
 
 
-async def test_a_reply_that_cannot_be_serialised_is_reported_as_unexpected() -> None:
+async def test_a_reply_that_cannot_be_serialised_is_answered_with_internal_error() -> None:
     request = command()
     unserialisable = PublishReply(request, request.reply_success({"value": object()}), "replies")
     producers = Producers(failing())
     result = await sender(producers).send_reply(unserialisable, Ownership())
-    assert result.failure is SendFailure.UNEXPECTED
-    assert producers.delivered == []
+    assert result.delivered
+    [(topic, _key, value, _headers)] = producers.delivered
+    assert topic == "replies"
+    assert value is not None
+    reply = ModelOnexEnvelope.from_wire(value)
+    assert (reply.success, reply.error_code, reply.correlation_id) == (False, "internal_error", request.correlation_id)
 
 
-async def test_a_producer_that_cannot_be_restarted_is_reported_unavailable() -> None:
-    producers = Producers(failing(KafkaError()), start_errors=[None, KafkaConnectionError()])
+async def test_a_producer_that_cannot_be_restarted_is_waited_for_while_owned_then_delivers() -> None:
+    # KafkaUnavailableError is a ConnectionError, not a KafkaError: it used to end the send undelivered.
+    producers = Producers(failing(OutOfOrderSequenceNumber()), start_errors=[None, *[KafkaConnectionError()] * 6, None])
     result = await sender(producers, startup_timeout_seconds=0.1).send_reply(publish(), Ownership())
-    assert result.failure is SendFailure.PRODUCER_UNAVAILABLE
-    assert "could not connect" in str(result.error)
+    assert result.delivered
+    assert [topic for topic, *_ in producers.delivered] == ["replies"]
+
+
+async def test_a_producer_that_never_restarts_holds_the_record_until_ownership_is_lost() -> None:
+    producers = Producers(failing(OutOfOrderSequenceNumber()), start_errors=[None, *[KafkaConnectionError()] * 1000])
+    ownership = Ownership()
+    send = asyncio.create_task(sender(producers, startup_timeout_seconds=0.1).send_reply(publish(), ownership))
+    await asyncio.sleep(1.0)
+    assert not send.done()
+    ownership.lose()
+    async with asyncio.timeout(5):
+        result = await send
+    assert result.failure is SendFailure.OWNERSHIP_LOST
+
+
+@pytest.mark.parametrize(
+    "error", [UnknownTopicOrPartitionError(), TopicAuthorizationFailedError(), InvalidTopicError()], ids=type
+)
+async def test_a_topic_level_error_is_final_for_the_record_and_keeps_the_producer(error: KafkaError) -> None:
+    attempts = 0
+
+    def refuse(_topic: str, _key: bytes | None, _value: bytes | None) -> BaseException:
+        nonlocal attempts
+        attempts += 1
+        return error
+
+    producers = Producers(refuse)
+    async with asyncio.timeout(2):
+        result = await sender(producers).send_reply(publish(), Ownership())
+    assert result.failure is SendFailure.TOPIC_REFUSED
+    assert result.detail == type(error).__name__
+    assert attempts == 1
+    assert len(producers.built) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OutOfOrderSequenceNumber(), UnknownProducerId(), ProducerFenced(), InvalidProducerEpoch(), KafkaError()],
+    ids=type,
+)
+async def test_a_producer_state_error_replaces_the_producer_and_delivers(error: KafkaError) -> None:
+    producers = Producers(failing(error))
+    result = await sender(producers).send_reply(publish(), Ownership())
+    assert result.delivered
+    assert len(producers.built) == 2
+
+
+async def test_an_unclassified_non_retriable_error_is_final_and_keeps_the_producer() -> None:
+    producers = Producers(lambda _t, _k, _v: CorruptRecordException())
+    result = await sender(producers).send_reply(publish(), Ownership())
+    assert result.failure is SendFailure.UNEXPECTED
+    assert len(producers.built) == 1
+
+
+@pytest.mark.parametrize("error", [KafkaConnectionError(), ConnectionError(), NotLeaderForPartitionError()], ids=type)
+async def test_retriable_and_connection_errors_are_waited_out(error: BaseException) -> None:
+    producers = Producers(failing(error, error))
+    result = await sender(producers).send_reply(publish(), Ownership())
+    assert result.delivered
+
+
+async def test_a_dead_letter_whose_own_headers_are_too_large_keeps_only_the_hosts_headers() -> None:
+    record = InboundRecord(topic="cmd", partition=0, offset=7, key=b"k", value=b"v", headers=(("caller", b"h" * 3000),))
+    letter = dead_letter(record, DeadLetterReason.NOT_JSON, "bad", attempts=0)
+    tries = 0
+
+    def too_large_twice(_topic: str, _key: bytes | None, _value: bytes | None) -> BaseException | None:
+        nonlocal tries
+        tries += 1
+        return MessageSizeTooLargeError() if tries <= 2 else None
+
+    producers = Producers(too_large_twice)
+    result = await sender(producers).send_dead_letter(letter, Ownership())
+    assert result.delivered
+    [(_topic, key, value, headers)] = producers.delivered
+    assert (key, value) == (None, None)
+    assert "caller" not in dict(headers)
+    assert dict(headers)["onex.dlq.reason"] == b"not_json"

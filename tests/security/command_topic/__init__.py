@@ -1,0 +1,1 @@
+"""Attacks on the Kafka command topic: fuzzed records, reply_to abuse."""
