@@ -51,6 +51,7 @@ async def test_retryable_failures_are_retried_then_dead_lettered_and_answered(ka
     runtime = await echo_runtime("echo")
     counting = CountingRuntime(runtime, flaky_failures=2)
     metrics = HostMetrics()
+    metrics.declare({"echo": frozenset({"echo", "sleep", "fail"})})  # as the process declares its contracts
     bus = KafkaEventBus(config, max_concurrent=8, metrics=metrics)
     await bus.start(counting)
 

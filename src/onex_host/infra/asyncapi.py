@@ -164,11 +164,11 @@ class BusTopology:
 
 
 def _reply_allow_lists(config: BaseModel) -> dict[str, list[str]]:
-    """Any reply-destination allow-list the bus config declares (a list-valued field naming replies)."""
+    """The bus config's reply-destination allow-lists (``allowed_reply_topics``, ``..._prefixes``)."""
     found: dict[str, list[str]] = {}
-    for name in type(config).model_fields:
-        value = getattr(config, name)
-        if "reply" in name and isinstance(value, list | tuple | frozenset | set):
+    for name in ("allowed_reply_topics", "allowed_reply_topic_prefixes"):
+        value = getattr(config, name, None)
+        if isinstance(value, list | tuple | frozenset | set):
             found[name] = sorted(str(item) for item in value)
     return found
 
@@ -179,13 +179,20 @@ def _reply_rules(mode: str, default: str, allow_lists: Mapping[str, list[str]]) 
             f"This host runs in shadow mode: every reply goes to `{default}`, whatever the request's "
             "`metadata.reply_to` says (that belongs to the primary deployment)."
         )
-    rules = (
-        f"A reply goes to the request's `metadata.reply_to` when it is a non-empty string, otherwise to `{default}`."
+    if not allow_lists:
+        return (
+            f"A reply goes to the request's `metadata.reply_to` when it is a non-empty string, "
+            f"otherwise to `{default}`."
+        )
+    topics = ", ".join(f"`{t}`" for t in allow_lists.get("allowed_reply_topics", [])) or "none"
+    prefixes = ", ".join(f"`{t}`" for t in allow_lists.get("allowed_reply_topic_prefixes", [])) or "none"
+    return (
+        f"A reply goes to `{default}` unless the request's `metadata.reply_to` names a legal topic that the "
+        f"bus config allows: `allowed_reply_topics` ({topics}) or a name starting with one of "
+        f"`allowed_reply_topic_prefixes` ({prefixes}). Any other `reply_to` is refused: the command is not run, "
+        f"a `forbidden` error reply goes to `{default}` and the command is dead-lettered with reason "
+        "`reply_refused`."
     )
-    for name, topics in allow_lists.items():
-        listed = ", ".join(f"`{topic}`" for topic in topics) or "nothing"
-        rules += f" The bus config's `{name}` lists: {listed}."
-    return rules
 
 
 def _dead_letter_headers() -> dict[str, str]:

@@ -23,6 +23,7 @@ from onex_host.infra.asyncapi import (
 )
 from onex_host.infra.bus.kafka import codec
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
+from onex_host.infra.bus.memory import MemoryBusConfig
 from onex_host.infra.handlers.http import HttpRequestPayload
 from onex_host.infra.handlers.local import SleepPayload
 from onex_host.infra.wiring import HANDLER_REGISTRY
@@ -287,16 +288,19 @@ def test_the_page_shows_every_node_and_operation_in_headless_chromium(
         assert expected in text, f"{expected!r} not visible in the screenshot; OCR read:\n{ocr.stdout}"
 
 
-def test_a_reply_allow_list_in_the_bus_config_is_described() -> None:
-    """Whatever list of reply destinations the Kafka bus config grows is shown with the reply rule."""
-
-    class WithAllowList(KafkaBusConfig):
-        allowed_reply_topics: list[str] = ["b.replies", "a.replies"]
-
-    config = WithAllowList(bootstrap_servers=["k:9092"], consumer_group="g", command_topic="c", response_topic="r")
+def test_the_reply_to_allow_lists_of_the_bus_config_are_described() -> None:
+    """The reply rule says what the Kafka bus does: reply_to honoured only for allowed topics, else refused."""
+    config = KafkaBusConfig(
+        bootstrap_servers=["k:9092"],
+        consumer_group="g",
+        command_topic="c",
+        response_topic="r",
+        allowed_reply_topics=["b.replies", "a.replies"],
+    )
     lists = _reply_allow_lists(config)
-    assert lists == {"allowed_reply_topics": ["a.replies", "b.replies"]}
+    assert lists == {"allowed_reply_topics": ["a.replies", "b.replies"], "allowed_reply_topic_prefixes": []}
     rules = _reply_rules("primary", "r", lists)
-    assert "otherwise to `r`" in rules
-    assert "`allowed_reply_topics` lists: `a.replies`, `b.replies`" in rules
-    assert _reply_allow_lists(KafkaBusConfig.model_validate(config.model_dump(exclude={"allowed_reply_topics"}))) == {}
+    assert "`allowed_reply_topics` (`a.replies`, `b.replies`)" in rules
+    assert "`allowed_reply_topic_prefixes` (none)" in rules
+    assert "dead-lettered with reason `reply_refused`" in rules
+    assert _reply_allow_lists(MemoryBusConfig()) == {}

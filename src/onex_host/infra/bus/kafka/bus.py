@@ -51,6 +51,7 @@ from onex_host.core.operation import ModelBusHealth
 from onex_host.infra.bus.base import BusMode
 from onex_host.infra.bus.kafka.clients import (
     KafkaAuthenticationError,
+    create_missing_topics,
     new_consumer,
     start_client,
     stop_within,
@@ -127,6 +128,10 @@ class KafkaEventBus:
         self._processor.on_envelope = on_envelope
         listener = _RebalanceListener(self)
         try:
+            if self.config.create_missing_topics:
+                created = await create_missing_topics(self.config)
+                if created:
+                    logger.info("kafka topics created (create_missing_topics)", extra={"topics": created})
             await self._sender.start()
             self._consumer = await start_client(
                 lambda: self._build_consumer(self.config, listener), self.config, "consumer"

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import errors as Errors
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError
 from tenacity import (
@@ -217,3 +218,32 @@ async def stop_within(step: Awaitable[Any], within: float, what: str) -> None:
         await asyncio.wait_for(step, within)
     except (TimeoutError, KafkaError) as exc:
         logger.warning("kafka bus %s did not finish cleanly", what, extra={"error": repr(exc)})
+
+
+async def create_missing_topics(config: KafkaBusConfig) -> list[str]:
+    """Create this host's command, reply and dead-letter topics that do not exist yet; the names created.
+
+    Only called when the contract says ``create_missing_topics: true``: the
+    brokers auto-create nothing, so a stack started from nothing needs its
+    topics made by someone, and the host is told to, explicitly.
+    """
+    wanted = [config.command_topic, config.reply_topic, config.effective_dead_letter_topic]
+    admin = AIOKafkaAdminClient(**config.client_settings())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in dict.fromkeys(wanted) if name not in existing]
+        if missing:
+            new = [
+                NewTopic(
+                    name,
+                    num_partitions=config.create_topic_partitions,
+                    replication_factor=config.create_topic_replication_factor,
+                )
+                for name in missing
+            ]
+            with contextlib.suppress(Errors.TopicAlreadyExistsError):  # another host of the group was first
+                await admin.create_topics(new)
+        return missing
+    finally:
+        await admin.close()

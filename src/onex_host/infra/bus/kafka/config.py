@@ -144,6 +144,15 @@ class KafkaBusConfig(BusConfig):
         default_factory=list, description="Prefixes a request's reply_to may start with. None by default."
     )
 
+    create_missing_topics: bool = Field(
+        default=False,
+        description="Create the topics this host uses (commands, replies, dead letters) when they are missing, "
+        "with create_topic_partitions partitions: for stacks started from nothing (compose, Dagger e2e). Off by "
+        "default and in production: brokers auto-create nothing and the host creates only what it is told to.",
+    )
+    create_topic_partitions: int = Field(default=3, ge=1, le=1000)
+    create_topic_replication_factor: int = Field(default=1, ge=1, le=10)
+
     retry: KafkaRetryPolicy = Field(default_factory=KafkaRetryPolicy)
 
     max_poll_interval_ms: int = Field(default=300_000, ge=1_000)

@@ -36,6 +36,7 @@ def processor(producers: Producers, **overrides: Any) -> tuple[CommandProcessor,
     }
     config = bus_config("127.0.0.1:1", PREFIX, **settings)
     metrics = HostMetrics(mode=config.mode)
+    metrics.declare({"echo": frozenset({"echo", "sleep", "fail"})})  # as the process declares its contracts
     return CommandProcessor(config, KafkaSender(config, build_producer=producers), metrics), metrics
 
 
