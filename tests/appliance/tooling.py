@@ -13,9 +13,11 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
+
+from tests.support.provisioning.prerequisites import explain as explain
+from tests.support.provisioning.prerequisites import unavailable as unavailable
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -24,13 +26,6 @@ DEBIAN_TOOLS_HINT = (
     "run `bash scripts/tools/install.sh` (Debian packages nix-bin, docker-compose, postgresql-client; Go)"
 )
 VENV_TOOLS_HINT = "run `make venv` (uv sync --all-groups installs the appliance group)"
-
-
-def unavailable(config: pytest.Config, message: str) -> NoReturn:
-    """Skip, or fail under ``--require-services``, because a prerequisite is missing."""
-    if config.getoption("--require-services"):
-        pytest.fail(f"{message} (--require-services turns this into a failure)", pytrace=False)
-    pytest.skip(message)
 
 
 def debian_tool(config: pytest.Config, name: str) -> str:
@@ -82,7 +77,3 @@ def run_tool(
         check=False,
         env=None if env is None else dict(env),
     )
-
-
-def explain(result: subprocess.CompletedProcess[str]) -> str:
-    return f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"

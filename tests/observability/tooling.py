@@ -13,9 +13,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
+
+from tests.support.provisioning.prerequisites import explain as explain
+from tests.support.provisioning.prerequisites import unavailable as unavailable
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 INSTALL_HINT = "run `bash scripts/tools/observability.sh` (or `make tools`)"
@@ -28,22 +31,11 @@ RULE_TESTS_DIR = OBSERVABILITY_DIR / "prometheus" / "tests"
 PROMETHEUS_RULE = REPOSITORY / "deploy" / "k8s" / "base" / "prometheusrule.yaml"
 
 
-def unavailable(config: pytest.Config, message: str) -> NoReturn:
-    """Skip, or fail under ``--require-services``, because a tool is missing."""
-    if config.getoption("--require-services"):
-        pytest.fail(f"{message} (--require-services turns this into a failure)", pytrace=False)
-    pytest.skip(message)
-
-
 def tool(config: pytest.Config, name: str) -> str:
     found = shutil.which(name)
     if found is None:
         unavailable(config, f"{name} is not on PATH: {INSTALL_HINT}")
     return found
-
-
-def explain(result: subprocess.CompletedProcess[str]) -> str:
-    return f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.provisioning.native._process import ServiceStartError
 from tests.support.provisioning.native.zipkin import NativeZipkin
+from tests.support.provisioning.prerequisites import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -28,9 +29,7 @@ def zipkin_service(request: pytest.FixtureRequest) -> Iterator[str]:
         server = NativeZipkin()
         server.start()
     except ServiceStartError as exc:
-        if request.config.getoption("--require-services"):
-            pytest.fail(f"zipkin: {exc}", pytrace=False)
-        pytest.skip(f"zipkin: {exc}")
+        unavailable(request.config, f"zipkin: {exc}")
     try:
         yield server.url
     finally:
