@@ -20,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from onex_host.core.envelope import ModelOnexEnvelope
 
 BusMode = Literal["primary", "shadow"]
+Delivery = Literal["at_least_once", "exactly_once"]
 
 
 class BusConfig(BaseModel):
@@ -33,6 +34,12 @@ class BusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: BusMode = "primary"
+    delivery: Delivery = Field(
+        default="at_least_once",
+        description="at_least_once: a command may be answered twice after a crash or a rebalance, never lost. "
+        "exactly_once: replies, dead letters and consumed offsets are committed in one Kafka transaction, so a "
+        "read_committed reader sees each command answered once (docs/architecture.md, 'Delivery').",
+    )
 
 
 @dataclass(frozen=True, slots=True)
