@@ -142,6 +142,10 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
             raise ValueError(f"partition {partition!r} is already assigned")
         self._partitions[partition] = _PartitionWork(offsets=self.tracker.assign(partition))
 
+    def ownership(self, partition: PartitionT) -> Ownership:
+        """The token of ``partition``'s current assignment (what the transactional outbox files its work under)."""
+        return self._partitions[partition].ownership
+
     def submit(self, partition: PartitionT, key: bytes | None, offset: int, item: ItemT) -> None:
         """Accept one record; the caller must have checked ``free_slots`` (raises when full)."""
         work = self._partitions.get(partition)
