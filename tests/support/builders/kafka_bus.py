@@ -190,9 +190,7 @@ class TopicReader:
 
 
 @contextlib.asynccontextmanager
-async def reading(
-    bootstrap: str, topic: str, isolation_level: str = "read_uncommitted"
-) -> AsyncIterator[TopicReader]:
+async def reading(bootstrap: str, topic: str, isolation_level: str = "read_uncommitted") -> AsyncIterator[TopicReader]:
     async with TopicReader(bootstrap, topic, isolation_level) as reader:
         yield reader
 

@@ -108,6 +108,7 @@ class KafkaEventBus:
         self._processor = CommandProcessor(config, self._outbox or self._sender, metrics)
         if self._outbox is not None:
             self._outbox.on_undelivered_reply = self._processor.outputs_for_undelivered_reply
+            self._outbox.on_fenced = self._fail
         # exactly_once commits offsets inside its transactions; the committer then only measures lag.
         self._committer = OffsetCommitter(
             config, self._dispatcher.tracker, metrics, on_failure=self._fail, commits=self._outbox is None
@@ -359,7 +360,7 @@ class KafkaEventBus:
     def _accept_batch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         """Hand records to the dispatcher; ones it cannot take now are fetched again later."""
         for record in records:
-            if not self._accepting or self._free_slots() <= 0 or tp not in self._dispatcher.partitions:
+            if not self._accepting or self._free_slots() <= 0 or not self._dispatcher.owns(tp):
                 # Rewind so the record is fetched again: nothing is skipped and nothing is buffered here.
                 consumer.seek(tp, record.offset)
                 return
@@ -512,7 +513,6 @@ class KafkaEventBus:
                 "consumer_lag": {f"{tp.topic}[{tp.partition}]": lag for tp, lag in self._committer.lag.items()},
             },
         )
-
 
     def _transaction_details(self) -> dict[str, object]:
         if self._outbox is None:

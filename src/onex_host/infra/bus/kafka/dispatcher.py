@@ -142,6 +142,11 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
             raise ValueError(f"partition {partition!r} is already assigned")
         self._partitions[partition] = _PartitionWork(offsets=self.tracker.assign(partition))
 
+    def owns(self, partition: PartitionT) -> bool:
+        """Assigned here and not lost (revoked, or fenced by a new owner's transactional producer)."""
+        work = self._partitions.get(partition)
+        return work is not None and work.ownership.owned
+
     def ownership(self, partition: PartitionT) -> Ownership:
         """The token of ``partition``'s current assignment (what the transactional outbox files its work under)."""
         return self._partitions[partition].ownership

@@ -113,6 +113,10 @@ class PartitionFencedError(Exception):
     """Another host started this partition's transactional producer: it owns the partition now."""
 
 
+class _OutcomeUnknownError(Exception):
+    """A commit that did not answer: it may or may not have happened; only restarting the producer settles it."""
+
+
 class _StuckError(Exception):
     """An output has no delivery the broker accepts (a dead letter refused): abort and try again later."""
 
@@ -158,6 +162,9 @@ class TransactionalOutbox:
         self._room = asyncio.Event()
         self._room.set()
         self.on_undelivered_reply: UndeliveredReply | None = None
+        self.on_fenced: Callable[[str, BaseException], None] | None = None
+        """Told when a partition's producer was fenced: the bus rebuilds its state from the group's assignment
+        (after a pause, in which a host that really lost the partition learns so at its next heartbeat)."""
         self.committed_transactions = 0
         self.aborted_transactions = 0
 
@@ -237,6 +244,8 @@ class TransactionalOutbox:
         self, publish: PublishReply, ownership: Ownership, record: InboundRecord | None = None
     ) -> SendResult:
         """Hand the reply over to the partition's next transaction (its encoding fallbacks as in ``sender``)."""
+        if self._box(ownership) is None:
+            return SendResult(SendFailure.OWNERSHIP_LOST)
         try:
             output = self._reply_output(publish)
         except Exception as exc:  # reply_record answers every encoding failure it knows; this is a bug
@@ -256,9 +265,16 @@ class TransactionalOutbox:
         topic = self._config.effective_dead_letter_topic
         return Output(topic, letter.key, letter.value, list(letter.headers), letter=letter)
 
-    def _hand_over(self, ownership: Ownership, record: InboundRecord | None, output: Output) -> SendResult:
+    def _box(self, ownership: Ownership) -> _PartitionOutbox | None:
+        """The partition ``ownership`` belongs to, while outputs may still be handed over to it."""
         box = self._by_ownership.get(id(ownership))
         if box is None or not ownership.owned or box.closing or box.fenced:
+            return None
+        return box
+
+    def _hand_over(self, ownership: Ownership, record: InboundRecord | None, output: Output) -> SendResult:
+        box = self._box(ownership)
+        if box is None:
             return SendResult(SendFailure.OWNERSHIP_LOST)
         assert record is not None, "the transactional outbox needs the record an output belongs to"
         entry = box.pending.get(record.offset)
@@ -302,7 +318,7 @@ class TransactionalOutbox:
                     "kafka transaction failed; its outputs are kept and committed again",
                     extra={"partition": f"{box.tp.topic}[{box.tp.partition}]", "error": repr(exc), "attempt": failures},
                 )
-                await self._settle(box)
+                await self._settle(box, unknown=isinstance(exc, _OutcomeUnknownError))
                 if not await box.ownership.sleep(delay):
                     return
                 box.wake.set()
@@ -322,11 +338,8 @@ class TransactionalOutbox:
     def _ready(self, box: _PartitionOutbox) -> tuple[list[_Pending], int] | None:
         """The finished prefix's outputs (up to ``transaction_max_records``) and the offset to commit after them."""
         offsets = self._tracker.get(box.tp)
-        if offsets is None:
-            return None
-        head = offsets.committable
-        floor = offsets.committed
-        if head is None or (floor is not None and head <= floor):
+        head = offsets.pending_commit if offsets is not None else None
+        if head is None:
             return None
         ready = sorted((entry for entry in box.pending.values() if entry.offset < head), key=lambda e: e.offset)
         limit = self._config.transaction_max_records
@@ -342,6 +355,7 @@ class TransactionalOutbox:
             return
         entries, position = batch
         producer = box.producer
+        committing = False
         timeout = self._config.request_timeout_ms / 1000
         try:
             await asyncio.wait_for(producer.begin_transaction(), timeout)
@@ -350,9 +364,15 @@ class TransactionalOutbox:
                 producer.send_offsets_to_transaction({box.tp: position}, self._config.effective_consumer_group),
                 timeout,
             )
+            committing = True
             await asyncio.wait_for(producer.commit_transaction(), timeout)
         except (ProducerFenced, TransactionalIdAuthorizationFailed) as exc:
             self._fenced(box, exc)
+        except TimeoutError as exc:
+            self.aborted_transactions += 1
+            if committing:
+                raise _OutcomeUnknownError("the transaction's commit did not answer in time") from exc
+            raise
         except BaseException:
             self.aborted_transactions += 1
             raise
@@ -429,9 +449,11 @@ class TransactionalOutbox:
             "kafka producer fenced: another host owns the partition now; its uncommitted work here is dropped",
             extra={"partition": f"{box.tp.topic}[{box.tp.partition}]", "error": type(error).__name__},
         )
+        if self.on_fenced is not None:
+            self.on_fenced(f"transactional producer of {box.tp.topic}[{box.tp.partition}]", error)
         raise PartitionFencedError(str(box.tp)) from error
 
-    async def _settle(self, box: _PartitionOutbox) -> None:
+    async def _settle(self, box: _PartitionOutbox, *, unknown: bool) -> None:
         """After a failed transaction: abort it, or restart the producer when its state is unknown or broken.
 
         A restart completes or aborts the open transaction (the broker does it
@@ -440,14 +462,15 @@ class TransactionalOutbox:
         """
         timeout = self._config.request_timeout_ms / 1000
         producer = box.producer
-        try:
-            await asyncio.wait_for(producer.abort_transaction(), timeout)
-            return
-        except Exception as exc:
-            if isinstance(exc, ProducerFenced | TransactionalIdAuthorizationFailed):
-                with contextlib.suppress(PartitionFencedError):
-                    self._fenced(box, exc)
+        if not unknown:
+            try:
+                await asyncio.wait_for(producer.abort_transaction(), timeout)
                 return
+            except Exception as exc:
+                if isinstance(exc, ProducerFenced | TransactionalIdAuthorizationFailed):
+                    with contextlib.suppress(PartitionFencedError):
+                        self._fenced(box, exc)
+                    return
         await stop_within(producer.stop(), timeout, "transactional producer stop")
         txn_id = self.transactional_id(box.tp)
         while box.ownership.owned and not box.closing:
