@@ -139,6 +139,11 @@ class KafkaEventBus:
     async def _process(self, record: InboundRecord, ownership: Ownership) -> bool:
         return await self._processor.process(record, ownership)
 
+    def _new_consumer(self, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:
+        """Build the consumer and keep it at once: its first rebalance may run before ``start`` returns."""
+        self._consumer = self._build_consumer(self.config, listener)
+        return self._consumer
+
     async def _committed_offset(self, tp: TopicPartition) -> int | None:
         """The group's committed offset of ``tp``, read from the broker now (after its producer fenced the last)."""
         consumer = self._consumer
@@ -164,9 +169,7 @@ class KafkaEventBus:
                 if created:
                     logger.info("kafka topics created (create_missing_topics)", extra={"topics": created})
             await self._sender.start()
-            self._consumer = await start_client(
-                lambda: self._build_consumer(self.config, listener), self.config, "consumer"
-            )
+            self._consumer = await start_client(lambda: self._new_consumer(listener), self.config, "consumer")
         except KafkaAuthenticationError as exc:
             # Restarting cannot fix a wrong secret: stay up, unready, with one clear error (no crash loop).
             self._start_error = str(exc)
@@ -454,13 +457,22 @@ class KafkaEventBus:
         """
         consumer = self._consumer
         assert consumer is not None
+        outbox = self._outbox
+        assert outbox is not None
         partitions = list(assigned)
         resume = await asyncio.gather(
-            *(self._outbox.open(tp, self._dispatcher.ownership(tp)) for tp in partitions)  # type: ignore[union-attr]
+            *(outbox.open(tp, self._dispatcher.ownership(tp)) for tp in partitions), return_exceptions=True
         )
+        failed: BaseException | None = None
         for tp, committed in zip(partitions, resume, strict=True):
-            if committed is not None:
+            if isinstance(committed, BaseException):
+                # No producer, or no safe offset: take nothing from it until the rebuild opens it again.
+                self._dispatcher.ownership(tp).lose()
+                failed = failed or committed
+            elif committed is not None:
                 consumer.seek(tp, committed)
+        if failed is not None:
+            raise failed
 
     # -- health ---------------------------------------------------------------------------------
 
