@@ -109,6 +109,7 @@ class KafkaEventBus:
         if self._outbox is not None:
             self._outbox.on_undelivered_reply = self._processor.outputs_for_undelivered_reply
             self._outbox.on_fenced = self._fail
+            self._dispatcher.on_finished = self._outbox.records_finished
         # exactly_once commits offsets inside its transactions; the committer then only measures lag.
         self._committer = OffsetCommitter(
             config, self._dispatcher.tracker, metrics, on_failure=self._fail, commits=self._outbox is None

@@ -99,6 +99,8 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         self._slot_freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self.on_finished: Callable[[PartitionT], None] | None = None
+        """Told after a record's offset was finished (the exactly-once committer may have a longer prefix)."""
         self.on_bug: Callable[[str, BaseException], None] | None = None
         """Told when processing raised; the Kafka bus restarts its loop, which replays the record."""
 
@@ -188,6 +190,8 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
             lane.queue.popleft()
             work.offsets.finish(offset)
             self._release_slot()
+            if self.on_finished is not None:
+                self.on_finished(partition)
         if not lane.queue and work.lanes.get(lane_key) is lane:
             # Unregister in the same step as the queue ran empty, so the key's next record starts a new lane.
             del work.lanes[lane_key]

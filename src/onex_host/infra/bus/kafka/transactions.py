@@ -137,6 +137,7 @@ class _PartitionOutbox:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     closing: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
     fenced: bool = False
     first_waiting_since: float | None = None
 
@@ -214,6 +215,7 @@ class TransactionalOutbox:
         boxes = [self._partitions[tp] for tp in partitions if tp in self._partitions]
         for box in boxes:
             box.closing = True
+            box.closed.set()
             box.wake.set()
         tasks = [box.task for box in boxes if box.task is not None]
         if tasks:
@@ -268,7 +270,9 @@ class TransactionalOutbox:
     def _box(self, ownership: Ownership) -> _PartitionOutbox | None:
         """The partition ``ownership`` belongs to, while outputs may still be handed over to it."""
         box = self._by_ownership.get(id(ownership))
-        if box is None or not ownership.owned or box.closing or box.fenced:
+        # Lost ownership alone does not refuse: records that finish in a revoke's grace period are
+        # committed by the revoke's last transaction (``close``), as at-least-once commits them.
+        if box is None or box.closing or box.fenced:
             return None
         return box
 
@@ -283,12 +287,13 @@ class TransactionalOutbox:
         entry.outputs.append(output)
         if box.first_waiting_since is None:
             box.first_waiting_since = time.monotonic()
-        box.wake.set()
         return DELIVERED
 
-    def records_finished(self) -> None:
-        """Offsets moved (the dispatcher finished records): committers may now have a prefix to commit."""
-        for box in self._partitions.values():
+    def records_finished(self, tp: TopicPartition | None = None) -> None:
+        """Offsets moved (the dispatcher finished a record of ``tp``, or of any): its committer may have a
+        longer prefix to commit now."""
+        boxes = self._partitions.values() if tp is None else [b for b in [self._partitions.get(tp)] if b]
+        for box in boxes:
             if box.pending:
                 box.wake.set()
 
@@ -305,7 +310,8 @@ class TransactionalOutbox:
             if interval > 0 and box.first_waiting_since is not None and not self._batch_full(box):
                 wait = interval - (time.monotonic() - box.first_waiting_since)
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    with contextlib.suppress(TimeoutError):  # a close cuts the wait short
+                        await asyncio.wait_for(box.closed.wait(), wait)
             try:
                 await self._commit_ready(box)
                 failures = 0

@@ -56,6 +56,7 @@ class Harness:
         done = await self.processor.process(record, self.ownership)
         if done and finish:
             self.offsets.finish(offset)
+            self.outbox.records_finished(TP)  # as the dispatcher's on_finished does
         return done
 
     async def settle(self) -> None:
@@ -79,7 +80,7 @@ async def test_outputs_of_records_beyond_an_unfinished_one_wait_for_it() -> None
     await h.settle()
     assert h.group.transactions == [], "a transaction carried replies whose records' offset it does not commit"
     h.offsets.finish(0)  # as if record 0 finished without outputs of its own: the prefix now reaches 3
-    h.outbox.records_finished()
+    h.outbox.records_finished(TP)
     await h.settle()
     assert [offsets for _records, offsets in h.group.transactions] == [{TP: 3}]
     assert len(h.group.records) == 2
@@ -93,7 +94,7 @@ async def test_transactions_hold_at_most_max_records_and_commit_exactly_their_pr
     for offset in range(1, 6):
         await h.run(offset, command(payload={"i": offset}))
     h.offsets.finish(0)
-    h.outbox.records_finished()
+    h.outbox.records_finished(TP)
     await h.settle()
     committed = [offsets[TP] for _records, offsets in h.group.transactions]
     assert committed == sorted(committed)
@@ -223,3 +224,15 @@ async def test_a_broker_outage_during_a_transaction_aborts_and_commits_the_same_
     assert [offsets for _r, offsets in h.group.transactions] == [{TP: 1}]
     assert h.topics() == [h.config.reply_topic]
     await h.outbox.close([TP], within=1)
+
+
+async def test_a_record_finishing_in_a_revokes_grace_period_is_committed_by_the_revokes_last_transaction() -> None:
+    h = Harness(transaction_interval_ms=60_000)  # nothing commits before the revoke does
+    await h.open()
+    h.ownership.lose()  # the revoke started; running records get their grace period
+    assert await h.run(0, command())
+    await h.settle()  # the committer now waits out the interval
+    assert h.group.transactions == []
+    await h.outbox.close([TP], within=5)
+    assert [offsets for _r, offsets in h.group.transactions] == [{TP: 1}]
+    assert h.producers.built[0].stopped
