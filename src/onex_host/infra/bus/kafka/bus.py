@@ -440,6 +440,7 @@ class KafkaEventBus:
                 "assigned_partition_count": len(assigned),
                 "assigned_partitions": _names(assigned),
                 "inflight": self._dispatcher.accepted,
+                "unacknowledged": self._dispatcher.unacknowledged,
                 "max_inflight": self._dispatcher.capacity,
                 "consumer_lag": {f"{tp.topic}[{tp.partition}]": lag for tp, lag in self._committer.lag.items()},
             },
