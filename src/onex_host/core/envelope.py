@@ -3,6 +3,13 @@
 Wire form is ``model_dump(mode="json")`` as UTF-8 JSON; ``to_wire``/``from_wire``
 produce and read exactly that, so UUIDs and timezone-aware timestamps survive a
 round trip unchanged.
+
+``to_wire`` encodes with orjson when the envelope holds only what both
+encoders write the same way (payload and metadata of plain dicts with string
+keys, lists, strings, numbers, booleans and nulls; a timestamp offset in whole
+minutes), which is every reply the host builds: about half the cost of
+``model_dump_json``, the same bytes (a hypothesis test compares them).
+Anything else goes through pydantic, as before.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
@@ -29,6 +37,28 @@ envelope's TTL at will, and at the far end (9999-12-31) overflow the deadline ar
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+_ORJSON_OPTIONS = orjson.OPT_UTC_Z
+
+
+def _plain_json(*values: dict[str, Any]) -> bool:
+    """Only exact dicts (string keys), lists and JSON scalars: what orjson and pydantic encode alike."""
+    stack: list[Any] = list(values)
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            for key in node:
+                if type(key) is not str:
+                    return False
+            stack.extend(node.values())
+        elif kind is list:
+            stack.extend(node)
+        elif kind not in _PLAIN_SCALARS:
+            return False
+    return True
 
 
 class ModelOnexEnvelope(BaseModel):
@@ -85,7 +115,45 @@ class ModelOnexEnvelope(BaseModel):
     # -- wire form -----------------------------------------------------------------
 
     def to_wire(self) -> bytes:
-        return self.model_dump_json().encode()
+        fast = self._plain_wire()
+        return fast if fast is not None else self.model_dump_json().encode()
+
+    def _plain_wire(self) -> bytes | None:
+        """The wire bytes through orjson, or ``None`` when the envelope holds anything unusual (see above)."""
+        offset = self.timestamp.utcoffset()
+        if (
+            type(self) is not ModelOnexEnvelope
+            or offset is None
+            or offset.seconds % 60
+            or offset.microseconds
+            or type(self.ttl_seconds) not in (float, type(None))
+            or not _plain_json(self.payload, self.metadata)
+        ):
+            return None
+        try:
+            return orjson.dumps(
+                {
+                    "envelope_id": self.envelope_id,
+                    "envelope_version": self.envelope_version,
+                    "correlation_id": self.correlation_id,
+                    "causation_id": self.causation_id,
+                    "source_node": self.source_node,
+                    "target_node": self.target_node,
+                    "handler_type": self.handler_type,
+                    "operation": self.operation,
+                    "payload": self.payload,
+                    "metadata": self.metadata,
+                    "timestamp": self.timestamp,
+                    "ttl_seconds": self.ttl_seconds,
+                    "is_response": self.is_response,
+                    "success": self.success,
+                    "error": self.error,
+                    "error_code": self.error_code,
+                },
+                option=_ORJSON_OPTIONS,
+            )
+        except orjson.JSONEncodeError:  # beyond orjson's bounds (a 65-bit integer, nesting past 255): pydantic's call
+            return None
 
     @classmethod
     def from_wire(cls, data: bytes | str) -> ModelOnexEnvelope:

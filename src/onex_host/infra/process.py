@@ -86,7 +86,7 @@ class RuntimeHostProcess:
             self.tracing = configure_tracing(self.mode)
         except TracingConfigError as exc:
             raise ContractError([ContractProblem("(environment)", "OTEL_TRACES_EXPORTER", str(exc))]) from None
-        self._inflight = self.metrics.inflight.labels(self.mode)
+        self._inflight = self.metrics.inflight
         self.metrics.ready.labels(self.mode).set_function(self._ready_gauge)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
         handler_configs = register_handlers(self.runtime, contract, str(host.path))

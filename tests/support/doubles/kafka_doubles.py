@@ -30,11 +30,20 @@ class ScriptedProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def send_and_wait(self, topic: str, *, value: bytes | None, key: bytes | None, headers: Any = None) -> None:
+    async def send(
+        self, topic: str, *, value: bytes | None, key: bytes | None, headers: Any = None
+    ) -> asyncio.Future[None]:
+        """As aiokafka's: enqueue and return the acknowledgement's future (here already acknowledged)."""
         error = self._step(topic, key, value)
         if error is not None:
             raise error
         self.sent.append((topic, key, value, list(headers or [])))
+        acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acknowledged.set_result(None)
+        return acknowledged
+
+    async def send_and_wait(self, topic: str, *, value: bytes | None, key: bytes | None, headers: Any = None) -> None:
+        await (await self.send(topic, value=value, key=key, headers=headers))
 
 
 class Producers:

@@ -99,16 +99,25 @@ class FaultyProducer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    async def send_and_wait(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None
-    ) -> Any:
+    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None) -> Any:
+        """The real ``send`` (enqueue, return the acknowledgement's future), after any planned fault."""
         if self._faults.send_filter(topic):
             error = self._faults._next("send")
             if error is not None:
                 raise error
-        metadata = await self._real.send_and_wait(topic, value=value, key=key, headers=headers)
-        self._record_answer(topic, value, headers or [])
-        return metadata
+        acknowledged = await self._real.send(topic, value=value, key=key, headers=headers)
+
+        def record(future: Any) -> None:
+            if not future.cancelled() and future.exception() is None:
+                self._record_answer(topic, value, headers or [])
+
+        acknowledged.add_done_callback(record)
+        return acknowledged
+
+    async def send_and_wait(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None
+    ) -> Any:
+        return await (await self.send(topic, value=value, key=key, headers=headers))
 
     def _record_answer(self, topic: str, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
         config = self._faults.config

@@ -522,6 +522,7 @@ class KafkaEventBus:
                 "delivery": self.config.delivery,
                 **self._transaction_details(),
                 "inflight": self._dispatcher.accepted,
+                "unacknowledged": self._dispatcher.unacknowledged,
                 "max_inflight": self._dispatcher.capacity,
                 "consumer_lag": {f"{tp.topic}[{tp.partition}]": lag for tp, lag in self._committer.lag.items()},
             },

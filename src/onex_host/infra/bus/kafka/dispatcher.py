@@ -8,10 +8,22 @@ without a key carry no ordering promise and run concurrently with everything.
 Key commands by what must stay ordered (an entity id); keying by a random id
 buys maximum concurrency.
 
-Bound: at most ``capacity`` records are accepted and unfinished at any time
-(running, retrying or queued behind their key). The consume loop asks
-``free_slots`` before fetching and pauses the consumer when it is zero, so
-the bound is backpressure on Kafka, not a growing buffer.
+Bound: at most ``capacity`` records hold an operation slot at any time
+(queued behind their key, running, retrying, or producing until the
+producer took their reply). A record gives its slot back when its reply (or
+dead letter) is handed to the producer (``handed_off``), not when the
+broker acknowledges it: waiting for acknowledgements while holding slots
+capped throughput at ``capacity`` / round trip. Handed-off records stay
+unfinished (their offsets are not committable) until acknowledged, and are
+bounded on their own by ``max_unacknowledged``; a send that fails after the
+handoff is retried or dead-lettered by the same record's processing, as
+before, just without a slot. The consume loop asks ``free_slots`` before
+fetching and pauses the consumer when it is zero, so both bounds are
+backpressure on Kafka, not a growing buffer.
+
+A key's order survives the early release: its lane stays registered until
+its running record is acknowledged, so the key's next record (queued or
+arriving later) starts only after that.
 
 Ownership: every partition's work carries an ``Ownership`` token. When the
 partition is revoked the token is lost: retry delays end immediately,
@@ -28,8 +40,9 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from onex_host.infra.bus.kafka.offsets import OffsetTracker, PartitionOffsets
 
@@ -73,6 +86,22 @@ and the record is left unfinished (its offset is never committed past it)."""
 class _Lane(Generic[ItemT]):
     queue: deque[tuple[int, ItemT]] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
+    head_holds_slot: bool = True
+    """False once the running record (the queue's head) was handed to the producer and gave its slot back."""
+
+
+_running_lane: ContextVar[tuple[KeyedDispatcher[Any, Any], _Lane[Any]] | None] = ContextVar("onex_running_lane")
+
+
+def handed_off() -> None:
+    """Called by the sender once the producer took the running record's reply or dead letter.
+
+    Gives the record's operation slot back (see the module docstring); outside a
+    dispatcher lane, and for a record already handed off, it does nothing.
+    """
+    running = _running_lane.get(None)
+    if running is not None:
+        running[0]._hand_off(running[1])
 
 
 @dataclass(eq=False)
@@ -88,10 +117,15 @@ class _PartitionWork(Generic[ItemT]):
 class KeyedDispatcher(Generic[PartitionT, ItemT]):
     """Runs consumed records concurrently under the rules in the module docstring."""
 
-    def __init__(self, capacity: int, process: ProcessFn[ItemT]) -> None:
+    def __init__(self, capacity: int, process: ProcessFn[ItemT], *, max_unacknowledged: int | None = None) -> None:
+        """``max_unacknowledged``: handed-off records awaiting their acknowledgement (default ``4 * capacity``)."""
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
+        self.max_unacknowledged = max_unacknowledged if max_unacknowledged is not None else 4 * capacity
+        if self.max_unacknowledged < 0:
+            raise ValueError("max_unacknowledged must not be negative")
+        self._unacknowledged = 0
         self.tracker: OffsetTracker[PartitionT] = OffsetTracker()
         self._process = process
         self._partitions: dict[PartitionT, _PartitionWork[ItemT]] = {}
@@ -112,15 +146,23 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         return self._accepted
 
     @property
+    def unacknowledged(self) -> int:
+        """Records handed to the producer, slot given back, acknowledgement (or final end) still to come."""
+        return self._unacknowledged
+
+    @property
     def free_slots(self) -> int:
-        return self.capacity - self._accepted
+        unacknowledged_room = self.max_unacknowledged + self.capacity - self._accepted - self._unacknowledged
+        return min(self.capacity - self._accepted, unacknowledged_room)
 
     async def wait_for_free_slot(self, within: float) -> bool:
         if self.free_slots > 0:
             return True
         self._slot_freed.clear()
+        # ``timeout``, not ``wait_for``: no task per wait on the saturated consume loop's path.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._slot_freed.wait(), within)
+            async with asyncio.timeout(within):
+                await self._slot_freed.wait()
         return self.free_slots > 0
 
     def _take_slot(self) -> None:
@@ -129,9 +171,30 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
 
     def _release_slot(self) -> None:
         self._accepted -= 1
+        self._freed()
+
+    def _release_unacknowledged(self) -> None:
+        self._unacknowledged -= 1
+        self._freed()
+
+    def _freed(self) -> None:
         self._slot_freed.set()
-        if self._accepted == 0:
+        if self._accepted == 0 and self._unacknowledged == 0:
             self._idle.set()
+
+    def _hand_off(self, lane: _Lane[ItemT]) -> None:
+        if lane.head_holds_slot and lane.queue:
+            lane.head_holds_slot = False
+            self._unacknowledged += 1
+            self._release_slot()
+
+    def _end_head(self, lane: _Lane[ItemT]) -> None:
+        """The running record ended (finished or abandoned): free whatever it still holds."""
+        if lane.head_holds_slot:
+            self._release_slot()
+        else:
+            self._release_unacknowledged()
+        lane.head_holds_slot = True
 
     # -- partitions ----------------------------------------------------------------------
 
@@ -175,6 +238,7 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
     async def _run_lane(
         self, partition: PartitionT, work: _PartitionWork[ItemT], lane_key: Hashable, lane: _Lane[ItemT]
     ) -> None:
+        _running_lane.set((self, lane))  # this task's own context: ``handed_off`` finds its lane
         while lane.queue and work.ownership.owned:
             offset, item = lane.queue[0]
             try:
@@ -189,7 +253,7 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
                 return
             lane.queue.popleft()
             work.offsets.finish(offset)
-            self._release_slot()
+            self._end_head(lane)
             if self.on_finished is not None:
                 self.on_finished(partition)
         if not lane.queue and work.lanes.get(lane_key) is lane:
@@ -198,8 +262,10 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
 
     def _close_lane(self, work: _PartitionWork[ItemT], lane_key: Hashable, lane: _Lane[ItemT]) -> None:
         """Release the slots of records that never started or were abandoned: the next owner runs them."""
-        for _ in lane.queue:
-            self._release_slot()
+        if lane.queue:
+            self._end_head(lane)  # the head may have been handed off already
+            for _ in range(len(lane.queue) - 1):
+                self._release_slot()
         lane.queue.clear()
         if work.lanes.get(lane_key) is lane:
             del work.lanes[lane_key]

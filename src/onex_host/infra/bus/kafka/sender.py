@@ -60,7 +60,7 @@ from onex_host.infra import tracing
 from onex_host.infra.bus.kafka.clients import new_producer, retry_after_failure, start_client, stop_within
 from onex_host.infra.bus.kafka.codec import DLQ_HEADER_PREFIX, DeadLetterRecord, InboundRecord
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
-from onex_host.infra.bus.kafka.dispatcher import Ownership
+from onex_host.infra.bus.kafka.dispatcher import Ownership, handed_off
 from onex_host.infra.bus.kafka.outcome import DeliveryFailure, PublishReply
 
 logger = logging.getLogger(__name__)
@@ -245,9 +245,10 @@ class KafkaSender:
             producer = await self._ensure_producer()
             try:
                 # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
-                await asyncio.wait_for(
-                    producer.send_and_wait(topic, value=value, key=key, headers=headers), self._send_timeout
-                )
+                async with asyncio.timeout(self._send_timeout):
+                    acknowledged = await producer.send(topic, value=value, key=key, headers=headers)
+                    handed_off()  # the producer holds it now: the operation slot is free (see ``dispatcher``)
+                    await acknowledged
             except Exception as exc:
                 if classify(exc) is ErrorClass.REPLACE_PRODUCER:
                     await self._replace_producer(producer)
@@ -274,6 +275,9 @@ class KafkaSender:
         return DELIVERED
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
+        producer = self._producer
+        if producer is not None:  # the fast path takes no lock: only (re)starting needs one
+            return producer
         async with self._lock:
             if self._producer is None:
                 self._producer = await start_client(self._build_producer, self._config, "producer")

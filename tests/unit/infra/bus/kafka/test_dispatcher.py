@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from onex_host.infra.bus.kafka.dispatcher import KeyedDispatcher, Ownership
+from onex_host.infra.bus.kafka.dispatcher import KeyedDispatcher, Ownership, handed_off
 
 
 class Recorder:
@@ -193,3 +193,142 @@ async def test_a_key_whose_lane_just_emptied_starts_a_new_lane() -> None:
     assert await dispatcher.drain(2)
     assert recorder.finished == ["one", "two"]
     assert dispatcher.tracker.pending_commits() == {0: 2}
+
+
+class Acks:
+    """A process function that hands its record to a 'producer' and waits for that record's acknowledgement."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, asyncio.Future[bool]] = {}
+        self.started: list[str] = []
+        self.handoffs: dict[str, int] = {}
+
+    async def __call__(self, item: str, ownership: Ownership) -> bool:
+        self.started.append(item)
+        while True:
+            handed_off()
+            self.handoffs[item] = self.handoffs.get(item, 0) + 1
+            self.pending[item] = asyncio.get_running_loop().create_future()
+            if await self.pending[item]:
+                return True
+            # The send failed after the handoff: produced again, as the sender retries (no slot held meanwhile).
+
+    def ack(self, item: str, delivered: bool = True) -> None:
+        self.pending.pop(item).set_result(delivered)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_handed_off_record_frees_its_slot_but_not_its_offset_until_acknowledged() -> None:
+    acks = Acks()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(2, acks, max_unacknowledged=10)
+    dispatcher.assign(0)
+    dispatcher.submit(0, b"a", 0, "a0")
+    dispatcher.submit(0, b"b", 1, "b1")
+    await settle()
+    assert (dispatcher.accepted, dispatcher.unacknowledged, dispatcher.free_slots) == (0, 2, 2)
+    assert dispatcher.tracker.pending_commits() == {}  # nothing acknowledged: nothing committable
+    acks.ack("b1")
+    await settle()
+    assert dispatcher.tracker.pending_commits() == {}  # offset 0 still unacknowledged: never skipped
+    acks.ack("a0")
+    assert await dispatcher.drain(2)
+    assert dispatcher.tracker.pending_commits() == {0: 2}
+
+
+async def test_drain_waits_for_the_acknowledgement_of_handed_off_records() -> None:
+    acks = Acks()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(2, acks)
+    dispatcher.assign(0)
+    dispatcher.submit(0, None, 0, "x")
+    await settle()
+    assert dispatcher.accepted == 0
+    draining = asyncio.create_task(dispatcher.drain(5))
+    await settle()
+    assert not draining.done()
+    acks.ack("x")
+    assert await draining
+    assert dispatcher.tracker.pending_commits() == {0: 1}
+
+
+async def test_a_keys_next_record_waits_for_the_acknowledgement_though_the_slot_was_freed() -> None:
+    acks = Acks()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(4, acks)
+    dispatcher.assign(0)
+    dispatcher.submit(0, b"k", 0, "first")
+    dispatcher.submit(0, b"k", 1, "queued")
+    await settle()
+    later = "later"
+    assert acks.started == ["first"]
+    dispatcher.submit(0, b"k", 2, later)  # arrives after the handoff, lane still held
+    await settle()
+    assert acks.started == ["first"]
+    acks.ack("first")
+    await settle()
+    assert acks.started == ["first", "queued"]
+    acks.ack("queued")
+    await settle()
+    acks.ack(later)
+    assert await dispatcher.drain(2)
+    assert acks.started == ["first", "queued", later]
+    assert dispatcher.tracker.pending_commits() == {0: 3}
+
+
+async def test_a_send_failing_after_the_handoff_is_retried_without_taking_a_second_slot() -> None:
+    acks = Acks()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(1, acks, max_unacknowledged=1)
+    dispatcher.assign(0)
+    dispatcher.submit(0, b"k", 0, "x")
+    await settle()
+    acks.ack("x", delivered=False)
+    await settle()
+    assert acks.handoffs["x"] == 2
+    assert (dispatcher.accepted, dispatcher.unacknowledged) == (0, 1)
+    assert dispatcher.tracker.pending_commits() == {}
+    acks.ack("x")
+    assert await dispatcher.drain(2)
+    assert (dispatcher.accepted, dispatcher.unacknowledged, dispatcher.free_slots) == (0, 0, 1)
+    assert dispatcher.tracker.pending_commits() == {0: 1}
+
+
+async def test_unacknowledged_records_are_bounded_on_their_own() -> None:
+    acks = Acks()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(2, acks, max_unacknowledged=3)
+    dispatcher.assign(0)
+    offset = 0
+    while dispatcher.free_slots > 0:
+        dispatcher.submit(0, None, offset, f"m{offset}")
+        offset += 1
+        await settle()
+    assert (dispatcher.accepted, dispatcher.unacknowledged) == (0, 5)  # capacity + max_unacknowledged
+    with pytest.raises(RuntimeError, match="full"):
+        dispatcher.submit(0, None, offset, "over")
+    acks.ack("m0")
+    await settle()
+    assert dispatcher.free_slots == 1
+
+
+async def test_a_revoke_during_an_unacknowledged_reply_commits_it_only_if_acknowledged_within_grace() -> None:
+    acks = Acks()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(4, acks)
+    dispatcher.assign(0)
+    dispatcher.assign(1)
+    dispatcher.submit(0, b"k", 0, "acked-in-grace")
+    dispatcher.submit(0, b"k", 1, "queued")
+    dispatcher.submit(1, b"k", 0, "never-acked")
+    await settle()
+    revoking = asyncio.create_task(dispatcher.revoke([0], grace_seconds=5))
+    await settle()
+    acks.ack("acked-in-grace")
+    await revoking
+    assert "queued" not in acks.started  # ownership lost: the queued record never starts
+    await dispatcher.revoke([1], grace_seconds=0)
+    assert dispatcher.tracker.pending_commits() == {0: 1}  # partition 1's unacknowledged reply is replayed
+    assert (dispatcher.accepted, dispatcher.unacknowledged) == (0, 0)
+
+
+def test_handed_off_outside_a_lane_does_nothing() -> None:
+    handed_off()

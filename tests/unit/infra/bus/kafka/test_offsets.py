@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onex_host.infra.bus.kafka.offsets import OffsetTracker, PartitionOffsets
 
@@ -80,3 +82,27 @@ def test_tracker_reports_pending_commits_per_partition_and_forgets_released_ones
     assert tracker.get("a") is None
     # a reassigned partition starts fresh: consumption resumes from the committed offset
     assert tracker.assign("b").committable is None
+
+
+@given(st.data())
+def test_committable_is_always_the_oldest_unfinished_offset_whatever_the_finishing_order(data: st.DataObject) -> None:
+    # A model: the committable position is the oldest started offset not yet finished, else one past the last.
+    starts = sorted(data.draw(st.sets(st.integers(0, 10_000), min_size=1, max_size=60)))
+    offsets = PartitionOffsets()
+    started: list[int] = []
+    finished: set[int] = set()
+    for offset in starts:
+        offsets.start(offset)
+        started.append(offset)
+        for _ in range(data.draw(st.integers(0, 3))):
+            candidates = [o for o in started if o not in finished]
+            if not candidates:
+                break
+            chosen = data.draw(st.sampled_from(candidates))
+            offsets.finish(chosen)
+            finished.add(chosen)
+            with pytest.raises(ValueError, match="already finished"):
+                offsets.finish(chosen)
+            unfinished = [o for o in started if o not in finished]
+            assert offsets.committable == (unfinished[0] if unfinished else started[-1] + 1)
+            assert offsets.unfinished_count == len(unfinished)

@@ -280,3 +280,49 @@ async def test_records_beyond_the_decoders_bounds_are_dead_lettered_with_a_reaso
     assert await proc.process(record(value), Ownership()) is True
     [(_letter, headers)] = by_topic(producers)[f"{PREFIX}.cmd.dlq"]
     assert headers["onex.dlq.reason"] == reason
+
+
+class LateFailingProducer:
+    """Takes every record at once (the handoff) and fails the first acknowledgement later, as a broker can."""
+
+    def __init__(self) -> None:
+        self.acks: list[asyncio.Future[None]] = []
+        self.sent: list[tuple[str, bytes | None]] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, topic: str, *, value: bytes | None, key: bytes | None, headers: Any = None) -> Any:
+        self.sent.append((topic, value))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        return ack
+
+
+async def test_a_reply_whose_acknowledgement_fails_after_the_slot_was_freed_is_still_delivered() -> None:
+    from onex_host.infra.bus.kafka.dispatcher import KeyedDispatcher
+
+    producer = LateFailingProducer()
+    config = bus_config("127.0.0.1:1", PREFIX, retry={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.02})
+    metrics = HostMetrics(mode=config.mode)
+    proc = CommandProcessor(config, KafkaSender(config, build_producer=lambda: producer), metrics)  # type: ignore[arg-type,return-value]
+
+    async def echo(envelope: ModelOnexEnvelope) -> ModelOnexEnvelope:
+        return envelope.reply_success({"ok": True})
+
+    proc.on_envelope = echo
+    dispatcher: KeyedDispatcher[int, InboundRecord] = KeyedDispatcher(1, proc.process)
+    dispatcher.assign(0)
+    dispatcher.submit(0, b"k", 0, record(command().to_wire()))
+    while not producer.acks:
+        await asyncio.sleep(0)
+    assert (dispatcher.accepted, dispatcher.free_slots) == (0, 1)  # handed off: the slot is free already
+    producer.acks[0].set_exception(KafkaConnectionError())  # the broker fails it after the handoff
+    while len(producer.acks) < 2:
+        await asyncio.sleep(0.005)
+    assert dispatcher.tracker.pending_commits() == {}  # not acknowledged yet: not committable
+    producer.acks[1].set_result(None)
+    assert await dispatcher.drain(5)
+    assert dispatcher.tracker.pending_commits() == {0: 1}
+    assert [topic for topic, _ in producer.sent] == [f"{PREFIX}.evt", f"{PREFIX}.evt"]
