@@ -160,11 +160,18 @@ def _ratio_rows(results: dict[str, Any]) -> list[tuple[str, float, tuple[float, 
     return rows
 
 
+def _fmt(value: float) -> str:
+    """Four significant digits, thousands separated rather than in exponent notation."""
+    if math.isfinite(value) and abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
 def _spread_cell(results: dict[str, Any], key: str) -> str:
     spread = results.get("spread", {}).get(key)
     if spread is None:
         return "-"
-    return f"{spread['min']:.4g} - {spread['max']:.4g} ({spread['runs']})"
+    return f"{_fmt(spread['min'])} - {_fmt(spread['max'])} ({spread['runs']})"
 
 
 def render_markdown(results: dict[str, Any]) -> str:
@@ -187,12 +194,12 @@ def render_markdown(results: dict[str, Any]) -> str:
             continue
         met = target.met(value, results)
         mark = {True: "yes", False: "**no**", None: "-"}[met]
-        checked = f"{value:.4g}" if target.statistic == "median" else f"{target.statistic} {value:.4g}"
+        checked = _fmt(value) if target.statistic == "median" else f"{target.statistic} {_fmt(value)}"
         base = results.get(target.relative_to) if target.relative_to else None
         if base and target.plus == 0 and target.bound not in (0.0,):
             checked += f" ({value / base:.2f}x)"
         lines.append(
-            f"| {target.key} | {results[target.key]:.4g} | {_spread_cell(results, target.key)} | "
+            f"| {target.key} | {_fmt(results[target.key])} | {_spread_cell(results, target.key)} | "
             f"{target.description} | {checked} | {mark} |"
         )
     ratios = _ratio_rows(results)
@@ -212,7 +219,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     )
     if others:
         lines += ["", "Every other key:", "", "| key | median | min - max (runs) |", "| --- | ---: | ---: |"]
-        lines += [f"| {key} | {results[key]:.4g} | {_spread_cell(results, key)} |" for key in others]
+        lines += [f"| {key} | {_fmt(results[key])} | {_spread_cell(results, key)} |" for key in others]
     if results.get("errors"):
         lines += ["", "Workloads that failed:", ""]
         lines += [f"- `{name}`: {error}" for name, error in results["errors"].items()]
