@@ -15,4 +15,9 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 def summarize(values: Sequence[float]) -> dict[str, float]:
     ordered = sorted(values)
-    return {"p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99), "n": float(len(ordered))}
+    return {
+        "p50": percentile(ordered, 0.50),
+        "p99": percentile(ordered, 0.99),
+        "max": ordered[-1] if ordered else float("nan"),
+        "n": float(len(ordered)),
+    }

@@ -21,7 +21,15 @@ service is being timed):
   commands are sent on schedule whether or not replies came back), after a
   one-second warm-up. A round trip runs from a command's scheduled send time
   to the moment its reply (matched by record key = correlation id) is read
-  here, so a late send counts against the latency (no coordinated omission).
+  here, so a late send counts against the latency (no coordinated omission);
+  how late this process itself sent is reported beside it (send lag), so a
+  late generator is visible rather than silently charged. A command that
+  never got a reply counts as a round trip as long as the whole wait (a
+  lower bound), never as a dropped sample.
+
+Every service runs ``repeats`` times in alternating order (forward,
+reversed, ...) after a discarded warm-up pass on the broker
+(``bench.repetition``); each repetition is one sample per key.
 """
 
 from __future__ import annotations
@@ -46,24 +54,30 @@ from tests.support.builders.kafka_host_contract import write_kafka_host
 from tests.support.provisioning.native import NativeKafka
 
 from bench.profiling import sampled
+from bench.repetition import alternating_orders
+from bench.settings import Settings
 from bench.workloads._stats import summarize
 from onex_host.core import EnumHandlerType, ModelOnexEnvelope
+from onex_host.infra.bus.base import Delivery
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 
 PARTITIONS = 6
 PAYLOAD = {"data": "x" * 1024}
 OFFERED_PER_S = 1_000
 WARMUP_S = 1.0
+REPLY_WAIT_S = 15.0  # after the last send, how long a reply may still arrive before it counts as missing
+FASTSTREAM_MAX_RECORDS = 1_000  # records per batch of the FastStream batch subscriber (README: its best measured)
+# Throughput runs of the slowest services are capped, to keep ``make bench`` short: FastStream per message
+# (~400/s here: 5,000 commands are a ~12 s window) and the host tracing every envelope (~1,300/s: ~8 s).
+COMMAND_CAP = {"faststream_per_message": 5_000, "onex_traced_all": 10_000}
+HOST_IN_FLIGHT = 64  # the bench host's max_concurrent_operations; the bounded raw loop is held to the same
+WARMUP_SERVICES = ("raw_aiokafka", "onex")  # the discarded pass that warms the broker (and the page cache)
 
 
 @dataclass(frozen=True)
 class Plan:
     commands: int
     rtt_seconds: float
-
-
-FULL = Plan(commands=50_000, rtt_seconds=10.0)
-QUICK = Plan(commands=5_000, rtt_seconds=3.0)
 
 
 @dataclass(frozen=True)
@@ -96,10 +110,23 @@ def replies_per_second(count: int, first_ms: int, last_ms: int) -> float:
     return (count - 1) * 1000.0 / (last_ms - first_ms)
 
 
-def round_trips_ms(sent: dict[bytes, float], received: dict[bytes, float], skip: int = 0) -> list[float]:
-    """Round trips of the commands sent after the first ``skip`` (dicts keep send order), replies only."""
-    keys = list(sent)[skip:]
-    return [(received[key] - sent[key]) * 1000 for key in keys if key in received]
+def round_trips_ms(
+    scheduled: dict[bytes, float], received: dict[bytes, float], gave_up_at: float, skip: int = 0
+) -> list[float]:
+    """Round trips of the commands scheduled after the first ``skip`` (dicts keep send order).
+
+    A command without a reply counts as waiting until ``gave_up_at`` (when the
+    bench stopped waiting): a lower bound of its round trip, so a service
+    cannot improve its percentiles by losing replies.
+    """
+    keys = list(scheduled)[skip:]
+    return [(received.get(key, gave_up_at) - scheduled[key]) * 1000 for key in keys]
+
+
+def send_lags_ms(scheduled: dict[bytes, float], sent: dict[bytes, float], skip: int = 0) -> list[float]:
+    """How late the generator itself sent each command after the first ``skip`` (its own share of a round trip)."""
+    keys = list(scheduled)[skip:]
+    return [(sent[key] - scheduled[key]) * 1000 for key in keys if key in sent]
 
 
 # -- the services under test ----------------------------------------------------------------------
@@ -120,20 +147,35 @@ class Service:
 
 
 @contextlib.contextmanager
-def onex_host(topics: Topics, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Service]:
-    """``onex-host run`` with the Kafka bus at its defaults (1 s commits, 500 ms polls) and the echo node."""
+def onex_host(
+    topics: Topics, workdir: Path, env: dict[str, str] | None = None, delivery: Delivery = "at_least_once"
+) -> Iterator[Service]:
+    """``onex-host run`` with the Kafka bus at its defaults (1 s commits, 500 ms polls) and the echo node,
+    ``HOST_IN_FLIGHT`` envelopes in flight at most."""
     config = KafkaBusConfig(
         bootstrap_servers=[topics.bootstrap],
         consumer_group=topics.group,
         command_topic=topics.command,
         response_topic=topics.reply,
+        delivery=delivery,
     )
-    contract = write_kafka_host(workdir / "onex", config, mode="primary")
+    contract = write_kafka_host(workdir / "onex", config, mode="primary", max_concurrent=HOST_IN_FLIGHT)
     with HostProcess(contract, workdir, env=env) as host:
         try:
             yield Service(host.proc, host.log_path)
         finally:
             host.terminate(timeout=30)
+
+
+def onex_delivering(delivery: Delivery) -> Callable[[Topics, Path], contextlib.AbstractContextManager[Service]]:
+    """The onex host with ``event_bus.config.delivery`` set to ``delivery``."""
+
+    @contextlib.contextmanager
+    def start(topics: Topics, workdir: Path) -> Iterator[Service]:
+        with onex_host(topics, workdir, delivery=delivery) as service:
+            yield service
+
+    return start
 
 
 @contextlib.contextmanager
@@ -231,12 +273,15 @@ def baseline(module: str, *extra: str) -> Callable[[Topics, Path], contextlib.Ab
 
 SERVICES: dict[str, Callable[[Topics, Path], contextlib.AbstractContextManager[Service]]] = {
     "raw_aiokafka": baseline("bench.baselines.raw_aiokafka_echo"),
-    "raw_aiokafka_16k_batches": baseline("bench.baselines.raw_aiokafka_echo", "--max-batch-bytes", str(16 * 1024)),
+    f"raw_aiokafka_in_flight_{HOST_IN_FLIGHT}": baseline(
+        "bench.baselines.raw_aiokafka_echo", "--max-in-flight", str(HOST_IN_FLIGHT)
+    ),
     "onex": onex_host,
+    "onex_exactly_once": onex_delivering("exactly_once"),
     "onex_traced_all": traced_onex("1.0"),
     "onex_traced_1pct": traced_onex("0.01"),
-    "faststream": baseline("bench.baselines.faststream_echo"),
-    "faststream_ack_first": baseline("bench.baselines.faststream_echo", "--ack-first"),
+    "faststream": baseline("bench.baselines.faststream_echo", "--batch", "--max-records", str(FASTSTREAM_MAX_RECORDS)),
+    "faststream_per_message": baseline("bench.baselines.faststream_echo"),
 }
 
 
@@ -331,6 +376,7 @@ async def offered_load(topics: Topics, service: Service, seconds: float) -> dict
     producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap, acks="all", linger_ms=0)
     await reader.start()
     await producer.start()
+    scheduled: dict[bytes, float] = {}
     sent: dict[bytes, float] = {}
     received: dict[bytes, float] = {}
 
@@ -356,14 +402,16 @@ async def offered_load(topics: Topics, service: Service, seconds: float) -> dict
             due = due_count(time.perf_counter() - started, OFFERED_PER_S, total)
             while index < due:
                 key, value = load[index]
-                sent[key] = started + index / OFFERED_PER_S
+                scheduled[key] = started + index / OFFERED_PER_S
+                sent[key] = time.perf_counter()
                 await producer.send(topics.command, value, key=key)
                 index += 1
             await asyncio.sleep(0.0005)
         send_span = time.perf_counter() - started
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + REPLY_WAIT_S
         while len(received) < total and time.monotonic() < deadline and service.running():
             await asyncio.sleep(0.05)
+        gave_up_at = time.perf_counter()
     finally:
         if reading is not None:
             reading.cancel()
@@ -372,22 +420,28 @@ async def offered_load(topics: Topics, service: Service, seconds: float) -> dict
         await producer.stop()
         await reader.stop()
     skip = int(WARMUP_S * OFFERED_PER_S)
-    stats = summarize(round_trips_ms(sent, received, skip))
+    stats = summarize(round_trips_ms(scheduled, received, gave_up_at, skip))
+    lag = summarize(send_lags_ms(scheduled, sent, skip))
+    measured_keys = list(scheduled)[skip:]
     return {
         "p50": stats["p50"],
         "p99": stats["p99"],
+        "samples": stats["n"],
         "offered_per_s": total / send_span,
-        "missing": float(sum(1 for key in sent if key not in received)),
+        "missing": float(sum(1 for key in measured_keys if key not in received)),
+        "send_lag_p99": lag["p99"],
+        "send_lag_max": lag["max"],
     }
 
 
 async def measure(name: str, bootstrap: str, plan: Plan, workdir: Path) -> dict[str, float]:
+    count = min(plan.commands, COMMAND_CAP.get(name, plan.commands))
     topics = Topics.fresh(bootstrap, name)
     await create_topics(topics)
-    await preproduce(topics, commands(plan.commands))
+    await preproduce(topics, commands(count))
     with SERVICES[name](topics, workdir) as service:
         with sampled(service.process.pid, f"kafka_echo_{name}"):
-            throughput = await sustained(topics, service, plan.commands)
+            throughput = await sustained(topics, service, count)
         latency = await offered_load(topics, service, plan.rtt_seconds)
     return {**{f"throughput_{k}": v for k, v in throughput.items()}, **{f"rtt_{k}": v for k, v in latency.items()}}
 
@@ -400,17 +454,62 @@ def keys(name: str, measured: dict[str, float]) -> dict[str, float]:
         f"kafka_echo_{name}_replies": measured["throughput_replies"],
         f"{rtt}_p50_ms_at_1000_per_s": measured["rtt_p50"],
         f"{rtt}_p99_ms_at_1000_per_s": measured["rtt_p99"],
+        f"{rtt}_samples": measured["rtt_samples"],
         f"{rtt}_offered_per_s": measured["rtt_offered_per_s"],
         f"{rtt}_missing_replies": measured["rtt_missing"],
+        f"{rtt}_send_lag_p99_ms": measured["rtt_send_lag_p99"],
+        f"{rtt}_send_lag_max_ms": measured["rtt_send_lag_max"],
     }
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    plan = QUICK if quick else FULL
-    results: dict[str, Any] = {"kafka_echo_commands": float(plan.commands)}
+def selected(settings: Settings) -> list[str]:
+    """The services this run measures, in their first repetition's order; unknown names are an error."""
+    if settings.kafka_services is None:
+        return list(SERVICES)
+    unknown = [name for name in settings.kafka_services if name not in SERVICES]
+    if unknown:
+        raise ValueError(f"BENCH_KAFKA_SERVICES: unknown service(s) {unknown}; known: {sorted(SERVICES)}")
+    return list(settings.kafka_services)
+
+
+def _progress(label: str, name: str, measured: dict[str, float], seconds: float) -> None:
+    print(
+        f"   kafka echo {label} {name}: {measured['throughput_per_s']:,.0f}/s; at 1,000/s p50 "
+        f"{measured['rtt_p50']:.1f} ms, p99 {measured['rtt_p99']:.1f} ms, {measured['rtt_missing']:.0f} missing, "
+        f"send lag p99 {measured['rtt_send_lag_p99']:.1f} ms ({seconds:.0f} s)",
+        flush=True,
+    )
+
+
+def samples(settings: Settings) -> list[dict[str, Any]]:
+    """One dict of keys per repetition; every service once per repetition, in alternating order."""
+    names = selected(settings)
+    plan = Plan(commands=settings.kafka_commands, rtt_seconds=settings.rtt_seconds)
+    warmup = Plan(commands=settings.warmup_commands, rtt_seconds=min(2.0, settings.rtt_seconds))
+    out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="onex-bench-kafka-") as tmp, NativeKafka() as kafka:
-        results["machine"] = {"kafka_version": kafka.version}
-        for name in SERVICES:
-            print(f"   kafka echo: {name} ...", flush=True)
-            results.update(keys(name, asyncio.run(measure(name, kafka.bootstrap, plan, Path(tmp)))))
-    return results
+        if settings.warmup_commands:
+            for name in WARMUP_SERVICES:
+                started = time.monotonic()
+                measured = asyncio.run(measure(name, kafka.bootstrap, warmup, Path(tmp)))
+                _progress("warm-up (discarded)", name, measured, time.monotonic() - started)
+        orders = alternating_orders(names, settings.repeats)
+        for index, order in enumerate(orders):
+            sample: dict[str, Any] = {"kafka_echo_commands": float(plan.commands)}
+            for name in order:
+                started = time.monotonic()
+                measured = asyncio.run(measure(name, kafka.bootstrap, plan, Path(tmp)))
+                _progress(f"[{index + 1}/{len(orders)}]", name, measured, time.monotonic() - started)
+                sample.update(keys(name, measured))
+            sample["machine"] = {"kafka_version": kafka.version}
+            out.append(sample)
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """One repetition of every service (``make bench`` calls ``samples`` instead)."""
+    from bench.settings import from_env
+
+    settings = from_env(quick=quick)
+    (sample,) = samples(Settings(1, settings.kafka_commands, settings.rtt_seconds, 0, settings.kafka_services))
+    return sample

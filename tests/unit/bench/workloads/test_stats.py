@@ -27,7 +27,7 @@ def test_p99_of_a_small_sample_is_its_largest_value() -> None:
 
 def test_summarize_sorts_before_taking_percentiles() -> None:
     values = [float(v) for v in reversed(range(1, 101))]
-    assert summarize(values) == {"p50": 50.0, "p99": 99.0, "n": 100.0}
+    assert summarize(values) == {"p50": 50.0, "p99": 99.0, "max": 100.0, "n": 100.0}
 
 
 def test_summarize_keeps_a_single_outlier_out_of_the_median() -> None:
