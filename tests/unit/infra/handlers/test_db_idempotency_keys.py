@@ -108,7 +108,9 @@ def test_a_redelivery_digests_the_same_whatever_encoder_or_key_order_carried_it(
     reordered = envelope(dict(reversed(list(payload.items()))), envelope_id=first.envelope_id)
     reencoded = envelope(json.loads(json.dumps(payload, indent=2)), envelope_id=first.envelope_id)
 
-    assert request_digest(redelivered) == request_digest(reordered) == request_digest(reencoded) == request_digest(first)
+    assert (
+        request_digest(redelivered) == request_digest(reordered) == request_digest(reencoded) == request_digest(first)
+    )
     assert len(request_digest(first)) == 32
 
 
