@@ -6,6 +6,7 @@ rollback, purge) is in tests/integration/test_db_commands_run_once_per_envelope_
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -166,3 +167,29 @@ def test_bad_idempotency_config_is_refused_naming_the_field(field: str, value: A
     with pytest.raises(ValidationError) as refused:
         DbHandlerConfig.model_validate({"idempotency": {field: value}})
     assert refused.value.errors()[0]["loc"] == ("idempotency", field)
+
+
+# -- purge scheduling ----------------------------------------------------------------------------------
+
+
+async def test_a_purge_starts_at_most_once_per_interval_and_a_failing_one_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ledger = IdempotencyLedger(DbIdempotencyConfig(purge_interval_seconds=3600), statement_timeout_seconds=1)
+    attempts: list[int] = []
+
+    async def unreachable() -> Any:
+        attempts.append(1)
+        raise OSError("connection refused")
+
+    ledger.purge_soon(unreachable)
+    ledger.purge_soon(unreachable)  # still running, or within the interval: not started again
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    ledger.purge_soon(unreachable)
+    await ledger.close()
+
+    assert attempts == [1]
+    (logged,) = [r for r in caplog.records if r.getMessage() == "idempotency purge failed"]
+    assert getattr(logged, "error", None) == "OSError"
+    assert "connection refused" not in logged.getMessage()
