@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumHandlerType
+from onex_host.core.envelope import ModelOnexEnvelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,11 @@ class OperationContext:
     ``deadline`` is on the ``time.monotonic`` clock; handlers pass ``timeout()``
     down to their client (HTTP timeout, statement timeout) so a request never
     outlives the envelope's TTL.
+
+    ``envelope`` is the request being served, for the few actions that need
+    its identity rather than its payload (the db handler keys writes by
+    ``envelope_id``); the runtime sets it, and ``BaseHandler.execute`` fills
+    it in for a caller that did not.
     """
 
     node_slug: str
@@ -26,6 +32,7 @@ class OperationContext:
     spec: ModelOperationSpec
     deadline: float | None = None
     node_config: dict[str, Any] = field(default_factory=dict)
+    envelope: ModelOnexEnvelope | None = None
 
     @property
     def action(self) -> str:

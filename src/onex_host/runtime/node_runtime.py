@@ -169,6 +169,7 @@ class NodeRuntime:
             spec=spec,
             deadline=None if remaining is None else time.monotonic() + remaining,
             node_config=node.contract.config,
+            envelope=envelope,
         )
         try:
             if remaining is None:

@@ -12,11 +12,13 @@ the per-marker summary counts it even when the fixture skips.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 
+from tests.support.builders.pg import apply_migrations
 from tests.support.provisioning.endpoints import (
     BrokerController,
     ConsulEndpoint,
@@ -60,10 +62,13 @@ def _required(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_service(request: pytest.FixtureRequest) -> Iterator[PostgresEndpoint]:
+    """The session's PostgreSQL, with the repository's migrations applied (the host's own tables among them)."""
     with ExitStack() as stack:
-        yield provide_service(
+        endpoint = provide_service(
             "postgres", POSTGRES_PROVIDERS, stack, required=_required(request), describe=describe_postgres
         )
+        asyncio.run(apply_migrations(endpoint.dsn))
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ each handler's config once, at load), so load-time checks can read it too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -195,6 +196,8 @@ class BaseHandler(ABC, Generic[ConfigT]):
                 EnumErrorCode.UNKNOWN_OPERATION,
                 f"{self.handler_type.value} handler has no action {context.action!r}",
             )
+        if context.envelope is None:
+            context = dataclasses.replace(context, envelope=envelope)
         try:
             request = self._request(declared, envelope, context)
             return envelope.reply_success(await declared.fn(self, request, context))

@@ -4,7 +4,9 @@ The package splits the handler by job: ``statements`` decides which SQL an
 operation may run (declared in the contract, raw SQL only where both the
 contract and the host allow it), ``prepared`` runs one statement and keeps
 what its first run learned, ``pools`` owns the read-write and read-only
-pools and the one reconnect, ``errors`` maps asyncpg's exceptions (with
+pools and the one reconnect, ``idempotency`` makes an operation with side
+effects run once per envelope id (its key and reply are written in the
+operation's own transaction), ``errors`` maps asyncpg's exceptions (with
 their SQLSTATE) to error replies, and ``values`` converts between PostgreSQL
 values and JSON.
 """
@@ -12,6 +14,7 @@ values and JSON.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -23,6 +26,7 @@ from onex_host.core.operation import OperationContext
 from onex_host.infra.handlers.base import BaseHandler, action
 from onex_host.infra.handlers.db.config import DbHandlerConfig
 from onex_host.infra.handlers.db.errors import CONNECTION_LOST, connection_failure, postgres_failure
+from onex_host.infra.handlers.db.idempotency import IdempotencyLedger
 from onex_host.infra.handlers.db.pools import DbPools
 from onex_host.infra.handlers.db.prepared import Attempt, PreparedStatements
 from onex_host.infra.handlers.db.statements import (
@@ -46,8 +50,14 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
         self._prepared = PreparedStatements(
             statement_timeout_seconds=self.config.statement_timeout_seconds, max_rows=self.config.max_rows
         )
+        self._idempotency = IdempotencyLedger(self.config.idempotency, self.config.statement_timeout_seconds)
+
+    @property
+    def idempotency(self) -> IdempotencyLedger:
+        return self._idempotency
 
     async def _close(self) -> None:
+        await self._idempotency.close()
         self._prepared.clear()
         await self._pools.close()
 
@@ -62,6 +72,7 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
             "pool_size": pool.get_size(),
             "pool_idle": pool.get_idle_size(),
             "pool_max_size": pool.get_max_size(),
+            "idempotency": self._idempotency.details(),
         }
 
     def check_params(self, action: str, spec: ModelOperationSpec) -> str | None:
@@ -78,8 +89,7 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
             result = await self._prepared.run(conn, attempt, context, sql, request.args, "payload.args")
             return result.to_json(with_rows=True)
 
-        reply: dict[str, Any] = await self._pools.with_connection(context, work)
-        return reply
+        return await self._run(context, work)
 
     @action("execute", payload=StatementPayload)
     async def _execute(self, request: StatementPayload, context: OperationContext) -> dict[str, Any]:
@@ -90,8 +100,7 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
             result = await self._prepared.run(conn, attempt, context, sql, request.args, "payload.args")
             return result.to_json(with_rows=bool(result.columns))
 
-        reply: dict[str, Any] = await self._pools.with_connection(context, work)
-        return reply
+        return await self._run(context, work)
 
     @action("transaction", payload=TransactionPayload)
     async def _transaction(self, request: TransactionPayload, context: OperationContext) -> dict[str, Any]:
@@ -120,7 +129,38 @@ class DbHandler(BaseHandler[DbHandlerConfig]):
                 results.append({"statement": step.statement, **result.to_json(with_rows=bool(result.columns))})
             return {"results": results, "committed": True}
 
-        return await self._pools.with_connection(context, work, transaction=True)
+        return await self._run(context, work, transaction=True)
+
+    async def _run(
+        self,
+        context: OperationContext,
+        work: Callable[[asyncpg.Connection, Attempt], Awaitable[dict[str, Any]]],
+        *,
+        transaction: bool = False,
+    ) -> dict[str, Any]:
+        """Run ``work`` on a pooled connection; with side effects, once per envelope id (see ``idempotency``).
+
+        A keyed operation always runs in a transaction: the key is inserted
+        first and the reply stored last, so they commit or roll back with the
+        operation's own statements.
+        """
+        key = self._idempotency.key_for(context)
+        if key is None:
+            return await self._pools.with_connection(context, work, transaction=transaction)
+        ledger = self._idempotency
+
+        async def keyed(conn: asyncpg.Connection, attempt: Attempt) -> dict[str, Any]:
+            stored = await ledger.claim(conn, key, context)
+            if stored is not None:
+                answer: dict[str, Any] = stored
+                return answer
+            payload = await work(conn, attempt)
+            await ledger.record(conn, key, payload, context)
+            return payload
+
+        payload = await self._pools.with_connection(context, keyed, transaction=True)
+        ledger.purge_soon(self._pools.ready)
+        return payload
 
     def translate_error(self, exc: Exception) -> OperationError | None:
         if isinstance(exc, asyncpg.PostgresError):
