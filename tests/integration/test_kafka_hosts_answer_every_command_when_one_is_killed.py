@@ -9,22 +9,30 @@ subprocesses on the other. Run in both delivery modes with the same load:
 * ``exactly_once``: a ``read_committed`` reader sees every command answered
   exactly once; a ``read_uncommitted`` reader's surplus (replies of the killed
   host's aborted transactions) is reported beside it.
+
+The second test does the same with a command that inserts a row into a real
+PostgreSQL: with idempotency keys on (the db handler's default), every command
+has exactly one row in both modes, however many times it was run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from onex_host.core.enums import EnumHandlerType
 from onex_host.infra.bus.base import Delivery
 from tests.support.builders.factories import command
 from tests.support.builders.host_process import HostProcess
 from tests.support.builders.kafka_bus import CommandProducer, bus_config, bus_topics, reading, unique_prefix
 from tests.support.builders.kafka_host_contract import write_kafka_host
-from tests.support.provisioning.endpoints import KafkaEndpoint
+from tests.support.builders.pg import scratch_table
+from tests.support.provisioning.endpoints import KafkaEndpoint, PostgresEndpoint
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -82,3 +90,72 @@ async def test_three_hosts_answer_all_3000_commands_although_one_is_killed(
     finally:
         for host in hosts:
             host.__exit__(None, None, None)
+
+
+INSERTS = 1500
+PASSWORD_ENV = "ONEX_TEST_PG_PASSWORD"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
+async def test_three_hosts_insert_one_row_per_command_although_one_is_killed(
+    kafka_service: KafkaEndpoint, postgres_service: PostgresEndpoint, tmp_path: Path, delivery: Delivery
+) -> None:
+    bootstrap = kafka_service.bootstrap
+    config = bus_config(
+        bootstrap, unique_prefix("rows"), session_timeout_ms=6_000, heartbeat_interval_ms=500, delivery=delivery
+    )
+    await bus_topics(config, partitions=PARTITIONS)
+    async with scratch_table(postgres_service.dsn, "kill_rows", "id bigserial PRIMARY KEY, item text NOT NULL") as rows:
+        shop = {
+            "name": "shop",
+            "operations": {"order": {
+                "handler_type": "db", "action": "execute", "side_effects": "external",
+                "params": {"statement": f"INSERT INTO {rows} (item) VALUES ($1)"}}},  # noqa: S608 (a test table)
+        }  # fmt: skip
+        handlers = [{"handler_type": "db", "config": {
+            "host": postgres_service.host, "port": postgres_service.port, "user": postgres_service.user,
+            "password": f"${{{PASSWORD_ENV}}}", "database": postgres_service.database,
+            "pool_max_size": 4}}]  # fmt: skip
+        contract = write_kafka_host(tmp_path, config, nodes={"shop": shop}, handlers=handlers, max_concurrent=16)
+        env = {PASSWORD_ENV: postgres_service.password}
+        hosts = [HostProcess(contract, tmp_path, env=env) for _ in range(3)]
+        requests = [
+            command(target="shop", operation="order", handler_type=EnumHandlerType.DB, payload={"args": [f"i-{i}"]})
+            for i in range(INSERTS)
+        ]
+        wanted = {r.correlation_id for r in requests}
+        try:
+            await asyncio.gather(*(asyncio.to_thread(host.wait_ready, 60) for host in hosts))
+            async with reading(bootstrap, config.reply_topic, "read_committed") as committed:
+                async with CommandProducer(bootstrap, config.command_topic) as producer:
+                    await producer.send_many(requests)
+                async with asyncio.timeout(90):
+                    while len(committed.records) < INSERTS // 3:
+                        await asyncio.sleep(0.01)
+                answered_at_kill = len(committed.records)
+                hosts[0].kill()
+                await committed.wait_for_correlations(wanted, timeout=120)
+                await asyncio.sleep(2)
+                counts = committed.correlation_counts()
+                failed = [e for e in committed.envelopes() if e.error is not None]
+            conn = await asyncpg.connect(postgres_service.dsn)
+            try:
+                per_item = Counter(r["item"] for r in await conn.fetch(f"SELECT item FROM {rows}"))  # noqa: S608
+            finally:
+                await conn.close()
+            duplicate_replies = sum(n - 1 for n in counts.values())
+            print(
+                f"\n{delivery}, db inserts: one of three hosts SIGKILLed after {answered_at_kill} replies; "
+                f"{INSERTS} commands: {sum(per_item.values())} rows, {duplicate_replies} duplicate replies "
+                f"(read_committed)"
+            )
+            assert answered_at_kill < INSERTS, "the host was killed after everything was answered"
+            assert not failed, f"{len(failed)} error replies, e.g. {failed[0].error}"
+            assert set(counts) == wanted
+            assert per_item == Counter({f"i-{i}": 1 for i in range(INSERTS)}), "a command inserted twice, or not"
+            if delivery == "exactly_once":
+                assert duplicate_replies == 0
+        finally:
+            for host in hosts:
+                host.__exit__(None, None, None)
