@@ -56,8 +56,8 @@ def standby_requested(flag: bool | None, environ: Mapping[str, str] = os.environ
 
 
 def execute(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level, args.log_format)
     standby = standby_requested(args.standby)
+    configure_logging(args.log_level, args.log_format)
     host = load_host(resolve_contract(args.contract))
     process = RuntimeHostProcess(
         host,
