@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,13 @@ from tests.support.builders.host_process import free_port
 from tests.unit.infra.test_process import write_host
 
 ADMIN_TOKEN = "cli-admin-token-31d8"
+
+
+@pytest.fixture(autouse=True)
+def _host_logs_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host under test logs on this process's root logger: keep its lines out of the CLI's stderr,
+    which these tests read (an earlier ``onex-host run`` in the session may have pointed a handler at it)."""
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
 
 
 @pytest.fixture
