@@ -126,6 +126,8 @@ class TopicReader:
 
     bootstrap: str
     topic: str
+    isolation_level: str = "read_uncommitted"
+    """``read_committed`` to see what a transactional (exactly_once) writer committed, and nothing it aborted."""
     records: list[ConsumerRecord] = field(default_factory=list)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task[None] | None = None
@@ -133,7 +135,11 @@ class TopicReader:
 
     async def __aenter__(self) -> TopicReader:
         self._consumer = AIOKafkaConsumer(
-            self.topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+            self.topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            isolation_level=self.isolation_level,
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._read())
@@ -184,8 +190,8 @@ class TopicReader:
 
 
 @contextlib.asynccontextmanager
-async def reading(bootstrap: str, topic: str) -> AsyncIterator[TopicReader]:
-    async with TopicReader(bootstrap, topic) as reader:
+async def reading(bootstrap: str, topic: str, isolation_level: str = "read_uncommitted") -> AsyncIterator[TopicReader]:
+    async with TopicReader(bootstrap, topic, isolation_level) as reader:
         yield reader
 
 
