@@ -84,12 +84,18 @@ def _answered_by(record: ConsumerRecord) -> str:
     return headers.get(ANSWERED_BY, b"new-host").decode()
 
 
+def _answered_by_host(records: list[ConsumerRecord]) -> int:
+    return sum(1 for r in records if _answered_by(r) == "new-host")
+
+
 def _longest_gap_s(records: list[ConsumerRecord]) -> float:
     stamps = sorted(r.timestamp for r in records)
     return max((b - a for a, b in itertools.pairwise(stamps)), default=0) / 1000
 
 
-async def _cutover(bootstrap: str, directory: Path, delivery: Delivery) -> Cutover:
+async def _cutover(bootstrap: str, directory: Path, delivery: Delivery, *, call_before_stop: bool = False) -> Cutover:
+    """``call_before_stop``: the promote call goes out while legacy still consumes, with ``wait_idle_seconds``;
+    the host hands over and joins the moment the legacy group is empty."""
     # The production contract's policy: the primary group consumes nothing it was not handed over.
     primary = bus_config(bootstrap, unique_prefix("cutover"), delivery=delivery, auto_offset_reset="none")
     shadow = primary.model_copy(update={"mode": "shadow", "auto_offset_reset": "latest"})
@@ -132,13 +138,18 @@ async def _cutover(bootstrap: str, directory: Path, delivery: Delivery) -> Cutov
                 await asyncio.sleep(LEGACY_PHASE_S)
 
                 # -- the runbook's cutover, while commands keep arriving ------------------------
+                request: dict[str, object] = {"handover_from_group": legacy.group}
+                if call_before_stop:
+                    request["wait_idle_seconds"] = 60
+                call = admin.post("/admin/promote", json=request, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+                if call_before_stop:
+                    waiting = asyncio.create_task(call)
+                    await asyncio.sleep(1.0)
+                    assert not waiting.done(), "the host must wait while the legacy group has members"
+                    assert _answered_by_host(replies.records) == 0
                 await legacy.stop()  # pause legacy: answer and commit what it fetched, leave the group
                 called = time.perf_counter()
-                promoted = await admin.post(
-                    "/admin/promote",
-                    json={"handover_from_group": legacy.group},
-                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                )
+                promoted = await (waiting if call_before_stop else call)
                 promote_call_s = time.perf_counter() - called
                 assert promoted.status_code == 200, promoted.text
                 assert promoted.json()["outcome"] == "promoted", promoted.text
@@ -198,3 +209,14 @@ async def test_cutover_under_load_answers_every_command_exactly_once(
         f"promote call (handover + join) best {calls[0]:.3f}s, median {statistics.median(calls):.3f}s, "
         f"worst {calls[-1]:.3f}s"
     )
+
+
+async def test_a_promote_call_made_before_legacy_stops_waits_and_then_takes_over(
+    kafka_service: KafkaEndpoint, tmp_path: Path
+) -> None:
+    """The runbook's fastest form: `onex-host promote --handover-from LEGACY --wait-idle S`, then stop legacy."""
+    cutover = await _cutover(kafka_service.bootstrap, tmp_path, "at_least_once", call_before_stop=True)
+    print(f"\ncutover with the promote call waiting for legacy to stop, at {RATE} commands/s: {cutover.line()}")
+    assert cutover.lost == 0
+    assert cutover.duplicates == 0
+    assert cutover.by_side.get("new-host", 0) > 0

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, number_in
 
 DESCRIPTION = (
     "POST /admin/promote to a host started with --standby: it hands over the offsets of --handover-from "
@@ -42,7 +42,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="GROUP",
         help="hand over this (legacy) consumer group's offsets to the host's group before it joins",
     )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the answer (default: 60)")
+    parser.add_argument(
+        "--wait-idle",
+        type=number_in(float, low=0, high=900, what="seconds"),
+        default=0.0,
+        metavar="S",
+        help="with --handover-from: wait up to S seconds for that group to have no member, then hand over at "
+        "once (start this before stopping the legacy consumers; default: 0, refuse while it has members)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the answer, on top of --wait-idle (default: 60)",
+    )
     parser.set_defaults(func=execute)
 
 
@@ -73,9 +86,15 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
 def execute(args: argparse.Namespace) -> int:
     token = read_token(args.token_file)
     url = args.url.rstrip("/") + "/admin/promote"
-    body = {"handover_from_group": args.handover_from} if args.handover_from else {}
+    if args.wait_idle and not args.handover_from:
+        raise CliError("--wait-idle needs --handover-from (the group whose members it waits for)")
+    body: dict[str, object] = {}
+    if args.handover_from:
+        body = {"handover_from_group": args.handover_from, "wait_idle_seconds": args.wait_idle}
     try:
-        response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=args.timeout)
+        response = httpx.post(
+            url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=args.timeout + args.wait_idle
+        )
     except httpx.HTTPError as exc:
         raise CliError(f"cannot reach host at {url}: {type(exc).__name__}: {exc}", EXIT_UNREACHABLE) from None
     answer = _answer(response)

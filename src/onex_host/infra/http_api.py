@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from onex_host.core.contracts import ModelHealthEndpointConfig, ModelMetricsEndpointConfig
 from onex_host.core.envelope import ModelOnexEnvelope
@@ -66,7 +66,7 @@ class ServedHost(Protocol):
 
     async def handle_http_envelope(self, envelope: ModelOnexEnvelope) -> ModelOnexEnvelope: ...
 
-    async def promote(self, handover_from: str | None = None) -> PromotionResult: ...
+    async def promote(self, handover_from: str | None = None, wait_idle_seconds: float = 0.0) -> PromotionResult: ...
 
 
 ADMIN_PROMOTE_PATH = "/admin/promote"
@@ -80,6 +80,10 @@ _PROMOTION_STATUS: dict[PromotionOutcome, int] = {
 }
 
 
+MAX_WAIT_IDLE_SECONDS = 900.0
+"""A cutover window is minutes; a longer wait is a forgotten call (the host's admin endpoint stays busy)."""
+
+
 class PromoteRequest(BaseModel):
     """The body of ``POST /admin/promote``: empty, ``{}``, or the legacy group to hand over from."""
 
@@ -87,6 +91,14 @@ class PromoteRequest(BaseModel):
 
     handover_from_group: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
     """Consumer group ids are free text to Kafka; printable ASCII without spaces covers every real one."""
+    wait_idle_seconds: float = Field(default=0.0, ge=0, le=MAX_WAIT_IDLE_SECONDS, allow_inf_nan=False)
+    """Wait this long for the handover's source group to have no member (call before stopping legacy)."""
+
+    @model_validator(mode="after")
+    def _wait_needs_a_handover(self) -> PromoteRequest:
+        if self.wait_idle_seconds and self.handover_from_group is None:
+            raise ValueError("wait_idle_seconds needs handover_from_group (whose members it waits for)")
+        return self
 
 
 def parse_promote_request(body: bytes) -> PromoteRequest | str:
@@ -205,7 +217,7 @@ class HttpEndpoints:
         if isinstance(wanted, str):
             return _error(400, wanted)
         # Shielded: a client that disconnects mid-way must not cancel a half-done handover or join.
-        result = await asyncio.shield(self._process.promote(wanted.handover_from_group))
+        result = await asyncio.shield(self._process.promote(wanted.handover_from_group, wanted.wait_idle_seconds))
         return web.json_response(result.as_json(), status=_PROMOTION_STATUS[result.outcome])
 
     # -- lifecycle ----------------------------------------------------------------------

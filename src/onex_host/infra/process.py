@@ -196,9 +196,9 @@ class RuntimeHostProcess:
             extra={"endpoints": self.endpoints.describe(), "standby": self.promotion.standby},
         )
 
-    async def promote(self, handover_from: str | None = None) -> PromotionResult:
+    async def promote(self, handover_from: str | None = None, wait_idle_seconds: float = 0.0) -> PromotionResult:
         """Make a standby host consume: hand over from ``handover_from`` first when given (``infra.promotion``)."""
-        return await self.promotion.promote(handover_from)
+        return await self.promotion.promote(handover_from, wait_idle_seconds)
 
     async def _join(self) -> None:
         if self.bus is not None:

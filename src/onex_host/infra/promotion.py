@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-HandOver = Callable[[str], Awaitable[dict[str, Any]]]
-"""Copies ``from_group``'s committed offsets to the host's own group; returns the plan as JSON, or raises
-``PromotionBlockedError``."""
+HandOver = Callable[[str, float], Awaitable[dict[str, Any]]]
+"""``(from_group, wait_idle_seconds)``: waits up to that long for ``from_group`` to have no member, then copies
+its committed offsets to the host's own group; returns the plan as JSON, or raises ``PromotionBlockedError``."""
 
 
 class PromotionOutcome(StrEnum):
@@ -112,8 +112,13 @@ class StandbyPromotion:
         async with self._lock:
             return
 
-    async def promote(self, handover_from: str | None = None) -> PromotionResult:
-        """Hand over from ``handover_from`` (when given), then join; see the module docstring for the rules."""
+    async def promote(self, handover_from: str | None = None, wait_idle_seconds: float = 0.0) -> PromotionResult:
+        """Hand over from ``handover_from`` (when given), then join; see the module docstring for the rules.
+
+        ``wait_idle_seconds``: the call may be made *before* the legacy consumers are stopped; the host
+        then hands over the moment their group is empty, so neither the operator nor a tool's start-up
+        stands between the last legacy reply and the join.
+        """
         async with self._lock:
             if not self._standby:
                 return self._result(PromotionOutcome.ALREADY_ACTIVE, f"already active (consuming as {self._mode})")
@@ -128,9 +133,12 @@ class StandbyPromotion:
                         PromotionOutcome.REFUSED, "an offset handover needs a kafka event bus; this host has none"
                     )
                 try:
-                    handover = await self._hand_over(handover_from)
+                    handover = await self._hand_over(handover_from, wait_idle_seconds)
                 except PromotionBlockedError as exc:
                     return self._result(exc.outcome, exc.detail)
+                problem = self._can_promote()  # a wait may have outlasted the host
+                if problem is not None:
+                    return self._result(PromotionOutcome.NOT_NOW, problem)
             try:
                 await self._join()
             except ConnectionError as exc:  # KafkaUnavailableError: the join can simply be asked for again
@@ -171,12 +179,15 @@ def kafka_handover(bus_config: BusConfig) -> HandOver:
         raise TypeError(f"an offset handover needs a kafka bus config, not {type(bus_config).__name__}")
     config = bus_config
 
-    async def hand_over(from_group: str) -> dict[str, Any]:
+    async def hand_over(from_group: str, wait_idle_seconds: float) -> dict[str, Any]:
         from onex_host.infra.kafka_tools.errors import BrokerUnreachableError, KafkaToolError
-        from onex_host.infra.kafka_tools.handover import apply_handover, plan_handover
+        from onex_host.infra.kafka_tools.handover import apply_handover, plan_handover, wait_until_idle
 
         settings = config.client_settings()
         try:
+            if wait_idle_seconds > 0:
+                # Still active afterwards: plan_handover refuses, saying so.
+                await wait_until_idle(settings, from_group, wait_idle_seconds)
             plan = await plan_handover(settings, config.command_topic, from_group, config.effective_consumer_group)
             await apply_handover(settings, plan)
         except BrokerUnreachableError as exc:

@@ -232,6 +232,26 @@ async def test_the_admin_token_never_leaks(standby: RuntimeHostProcess, caplog: 
     assert not [text for text in seen if ADMIN_TOKEN in text]
 
 
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"wait_idle_seconds": 5}', "wait_idle_seconds needs handover_from_group"),
+        (b'{"handover_from_group": "legacy", "wait_idle_seconds": 901}', "wait_idle_seconds"),
+        (b'{"handover_from_group": "legacy", "wait_idle_seconds": -1}', "wait_idle_seconds"),
+        (b'{"handover_from_group": "legacy", "wait_idle_seconds": 1e999}', "wait_idle_seconds"),
+        (b'{"handover_from_group": ""}', "handover_from_group"),
+        (b'{"handover_from_group": "two words"}', "handover_from_group"),
+        (b'{"promote": true}', "promote: unknown field"),
+        (b"[]", "body"),
+    ],
+)
+async def test_a_bad_body_is_a_400_naming_the_field(standby: RuntimeHostProcess, body: bytes, problem: str) -> None:
+    response = await _promote(standby, body=body)
+    assert response.status_code == 400
+    assert problem in response.json()["error"]
+    assert standby.promotion.standby
+
+
 async def test_a_handover_on_a_bus_without_groups_is_a_409_and_leaves_the_standby(
     standby: RuntimeHostProcess,
 ) -> None:

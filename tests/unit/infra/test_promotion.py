@@ -33,7 +33,7 @@ class Host:
         if self.join_failures:
             raise self.join_failures.pop(0)
 
-    async def hand_over(self, group: str) -> dict[str, Any]:
+    async def hand_over(self, group: str, wait_idle_seconds: float) -> dict[str, Any]:
         self.calls.append(f"handover:{group}")
         if self.handover_failures:
             raise self.handover_failures.pop(0)
@@ -146,3 +146,20 @@ def test_every_outcome_has_an_http_status(outcome: PromotionOutcome) -> None:
     from onex_host.infra.http_api import _PROMOTION_STATUS
 
     assert outcome in _PROMOTION_STATUS
+
+
+async def test_a_host_that_began_stopping_during_the_handover_does_not_join() -> None:
+    host = Host()
+    promotion = host.promotion()
+    real_hand_over = host.hand_over
+
+    async def hand_over_then_stop(group: str, wait_idle_seconds: float) -> dict[str, Any]:
+        plan = await real_hand_over(group, wait_idle_seconds)
+        host.problem = "the host is stopping"  # SIGTERM while waiting for the legacy group to empty
+        return plan
+
+    promotion._hand_over = hand_over_then_stop
+    result = await promotion.promote("legacy", wait_idle_seconds=30)
+    assert result.outcome is PromotionOutcome.NOT_NOW
+    assert host.calls == ["handover:legacy"]
+    assert promotion.standby
