@@ -126,6 +126,7 @@ class RuntimeHostProcess:
             hand_over=kafka_handover(bus_config) if consumer_groups else None,
             mode=self.mode,
         )
+        self.metrics.standby.labels(self.mode).set_function(lambda: 1.0 if self.promotion.standby else 0.0)
         self.endpoints = HttpEndpoints(
             self, contract.health_endpoint, contract.metrics_endpoint, overrides, contract.shutdown_timeout_seconds
         )

@@ -102,6 +102,17 @@ async def test_the_admin_token_promotes_and_the_queued_command_is_answered(stand
     assert not standby.promotion.standby
 
 
+async def test_onex_standby_is_1_until_the_promotion(standby: RuntimeHostProcess) -> None:
+    async def sample() -> str:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(_url(standby, "/metrics", "metrics"))).text
+        return next(line for line in text.splitlines() if line.startswith("onex_standby{"))
+
+    assert await sample() == 'onex_standby{mode="primary"} 1.0'
+    await _promote(standby)
+    assert await sample() == 'onex_standby{mode="primary"} 0.0'
+
+
 async def test_a_replayed_promotion_changes_nothing(standby: RuntimeHostProcess) -> None:
     first, replay = await _promote(standby), await _promote(standby)
     assert (first.status_code, first.json()["outcome"]) == (200, "promoted")
