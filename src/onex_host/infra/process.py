@@ -202,8 +202,13 @@ class RuntimeHostProcess:
         return await self.promotion.promote(handover_from, wait_idle_seconds)
 
     async def _join(self) -> None:
-        if self.bus is not None:
-            await self.bus.start(self.handle_envelope)
+        if self.bus is None:
+            return
+        await self.bus.start(self.handle_envelope)
+        health = self.bus.health()
+        if health.details.get("standby") or "error" in health.details:
+            # e.g. the brokers refused the credentials: the bus stays up but unready, and must not count as joined
+            raise ConnectionError(f"the event bus did not start: {health.details.get('error', 'see the host log')}")
 
     def _promotion_problem(self) -> str | None:
         if self._stopping:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from onex_host.core.scrubbing import scrub
+
 if TYPE_CHECKING:
     from onex_host.infra.bus.base import BusConfig
 
@@ -70,7 +72,8 @@ class PromotionResult:
     handover: dict[str, Any] | None = field(default=None)
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"outcome": self.outcome.value, "state": self.state, "detail": self.detail}
+        # Through the scrubber like every output: a broker's error text could quote a configured secret.
+        body: dict[str, Any] = {"outcome": self.outcome.value, "state": self.state, "detail": scrub(self.detail)}
         if self.seconds is not None:
             body["seconds"] = round(self.seconds, 3)
         if self.handover is not None:

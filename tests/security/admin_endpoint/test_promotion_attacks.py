@@ -290,3 +290,22 @@ def test_any_body_is_a_request_or_one_clear_line(body: bytes) -> None:
         assert isinstance(parsed, PromoteRequest)
         group = parsed.handover_from_group
         assert group is None or (0 < len(group) <= 255 and group.isascii() and group.isprintable() and " " not in group)
+
+
+async def test_a_bus_that_does_not_start_is_no_promotion(
+    standby: RuntimeHostProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a Kafka bus whose brokers refuse the credentials: it stays up, unready, with an error; not joined."""
+    from onex_host.core.operation import ModelBusHealth
+
+    refused = ModelBusHealth(bus_type="kafka", live=True, ready=False, details={"error": "SaslAuthenticationFailed"})
+
+    async def start_refused(on_envelope: object) -> None:
+        return None
+
+    monkeypatch.setattr(_bus(standby), "start", start_refused)
+    monkeypatch.setattr(_bus(standby), "health", lambda: refused)
+    response = await _promote(standby)
+    assert response.status_code == 503
+    assert response.json()["detail"] == "joining failed: the event bus did not start: SaslAuthenticationFailed"
+    assert standby.promotion.standby
