@@ -127,7 +127,7 @@ class TopicReader:
     bootstrap: str
     topic: str
     isolation_level: str = "read_uncommitted"
-    """``read_committed`` to see what a transactional (exactly_once) writer committed, and nothing it aborted."""
+    """``read_committed`` sees only committed transactions' records: what an exactly-once reader relies on."""
     records: list[ConsumerRecord] = field(default_factory=list)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task[None] | None = None

@@ -37,7 +37,9 @@ def parse_event_bus_config(config: ModelEventBusConfig, *, source: str) -> Memor
 def build_event_bus(config: BusConfig, *, max_concurrent: int, metrics: HostMetrics) -> ProtocolEventBus:
     """Build (but do not start) the bus a parsed config describes."""
     if isinstance(config, MemoryBusConfig):
-        return MemoryEventBus(max_concurrent=max_concurrent, queue_size=config.queue_size, mode=config.mode)
+        return MemoryEventBus(
+            max_concurrent=max_concurrent, queue_size=config.queue_size, mode=config.mode, delivery=config.delivery
+        )
     from onex_host.infra.bus.kafka import KafkaBusConfig, KafkaEventBus
 
     if isinstance(config, KafkaBusConfig):

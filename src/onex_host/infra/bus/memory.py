@@ -2,6 +2,12 @@
 
 Used by the embedded dev host and by unit tests, through the same protocol as
 Kafka. Commands are queued in memory and lost on exit: it gives no durability.
+
+``delivery`` is honoured trivially: an envelope is taken off the queue once
+and answered once, and nothing is ever redelivered (there is no offset and
+no second consumer), so ``exactly_once`` holds for every envelope that is
+answered before the process exits, and ``at_least_once`` does not add
+duplicates either. Health reports the delivery with that caveat.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ from pydantic import Field
 
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.operation import ModelBusHealth
-from onex_host.infra.bus.base import BusConfig, BusMode, reply_destination
+from onex_host.infra.bus.base import BusConfig, BusMode, Delivery, reply_destination
 from onex_host.spi.event_bus import EnvelopeCallback
 
 logger = logging.getLogger(__name__)
 
 COMMANDS = "commands"
 REPLIES = "replies"
+
+
+MEMORY_DELIVERY_NOTE = "in-process: each envelope is delivered once and never redelivered; lost on exit"
 
 
 class MemoryBusConfig(BusConfig):
@@ -38,8 +47,15 @@ class MemoryEventBus:
     says, exactly as the Kafka bus does.
     """
 
-    def __init__(self, max_concurrent: int = 100, queue_size: int = 1000, mode: BusMode = "primary") -> None:
+    def __init__(
+        self,
+        max_concurrent: int = 100,
+        queue_size: int = 1000,
+        mode: BusMode = "primary",
+        delivery: Delivery = "at_least_once",
+    ) -> None:
         self.mode: BusMode = mode
+        self.delivery: Delivery = delivery
         self._commands: asyncio.Queue[ModelOnexEnvelope] = asyncio.Queue(maxsize=queue_size)
         self._replies: defaultdict[str, asyncio.Queue[ModelOnexEnvelope]] = defaultdict(asyncio.Queue)
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -120,6 +136,8 @@ class MemoryEventBus:
         standby = self._prepared and self._loop_task is None
         details: dict[str, object] = {
             "mode": self.mode,
+            "delivery": self.delivery,
+            "delivery_note": MEMORY_DELIVERY_NOTE,
             "queued": self._commands.qsize(),
             "inflight": len(self._inflight),
         }

@@ -8,10 +8,14 @@ delivers, ``offsets`` decides what may be committed and ``committer``
 commits it. This module only moves records from Kafka into the dispatcher
 and keeps the group membership.
 
-Delivery: at-least-once. Auto-commit is off; a partition's offset is
-committed only up to the oldest record whose reply is not yet published (or
-which is not yet dead-lettered). A crash, a kill or a lost partition replays
-unfinished records on the next owner; nothing is dropped.
+Delivery (``delivery``): at-least-once by default. Auto-commit is off; a
+partition's offset is committed only up to the oldest record whose reply is
+not yet published (or which is not yet dead-lettered). A crash, a kill or a
+lost partition replays unfinished records on the next owner; nothing is
+dropped, and a replayed record may be answered twice. ``exactly_once`` hands
+each record's outputs to ``transactions``, which commits them with the
+offsets in one Kafka transaction per partition: a ``read_committed`` reader
+sees every command answered once.
 
 Supervision: the consume loop runs under a supervisor. A failure of the
 loop, of the background commit or lag task, or a bug in processing is logged
@@ -59,9 +63,10 @@ from onex_host.infra.bus.kafka.clients import (
 from onex_host.infra.bus.kafka.codec import InboundRecord
 from onex_host.infra.bus.kafka.committer import OffsetCommitter
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
-from onex_host.infra.bus.kafka.dispatcher import KeyedDispatcher
+from onex_host.infra.bus.kafka.dispatcher import KeyedDispatcher, Ownership
 from onex_host.infra.bus.kafka.processing import CommandProcessor
 from onex_host.infra.bus.kafka.sender import KafkaSender
+from onex_host.infra.bus.kafka.transactions import TransactionalOutbox
 from onex_host.infra.metrics import HostMetrics
 from onex_host.spi.event_bus import EnvelopeCallback
 
@@ -82,16 +87,33 @@ class KafkaEventBus:
         metrics: HostMetrics,
         build_consumer: Callable[[KafkaBusConfig, ConsumerRebalanceListener], AIOKafkaConsumer] | None = None,
         build_producer: Callable[[], AIOKafkaProducer] | None = None,
+        build_transactional_producer: Callable[[str], AIOKafkaProducer] | None = None,
     ) -> None:
-        """``build_consumer``/``build_producer``: the aiokafka boundary, for tests that inject faults there."""
+        """``build_consumer``/``build_producer``/``build_transactional_producer`` (given the transactional id):
+        the aiokafka boundary, for tests that inject faults there."""
         self.config = config
         self._build_consumer = build_consumer or new_consumer
         self._sender = KafkaSender(config, build_producer=build_producer)
-        self._processor = CommandProcessor(config, self._sender, metrics)
         self._dispatcher: KeyedDispatcher[TopicPartition, InboundRecord] = KeyedDispatcher(
-            max_concurrent, self._processor.process
+            max_concurrent, self._process
         )
-        self._committer = OffsetCommitter(config, self._dispatcher.tracker, metrics, on_failure=self._fail)
+        self._outbox: TransactionalOutbox | None = None
+        if config.delivery == "exactly_once":
+            self._outbox = TransactionalOutbox(
+                config,
+                self._dispatcher.tracker,
+                committed_offset=self._committed_offset,
+                build_producer=build_transactional_producer,
+            )
+        self._processor = CommandProcessor(config, self._outbox or self._sender, metrics)
+        if self._outbox is not None:
+            self._outbox.on_undelivered_reply = self._processor.outputs_for_undelivered_reply
+            self._outbox.on_fenced = self._fail
+            self._dispatcher.on_finished = self._outbox.records_finished
+        # exactly_once commits offsets inside its transactions; the committer then only measures lag.
+        self._committer = OffsetCommitter(
+            config, self._dispatcher.tracker, metrics, on_failure=self._fail, commits=self._outbox is None
+        )
         self._dispatcher.on_bug = self._fail
         self._consumer: AIOKafkaConsumer | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -116,6 +138,21 @@ class KafkaEventBus:
     @property
     def mode(self) -> BusMode:
         return self.config.mode
+
+    async def _process(self, record: InboundRecord, ownership: Ownership) -> bool:
+        return await self._processor.process(record, ownership)
+
+    def _new_consumer(self, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:
+        """Build the consumer and keep it at once: its first rebalance may run before ``start`` returns."""
+        self._consumer = self._build_consumer(self.config, listener)
+        return self._consumer
+
+    async def _committed_offset(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset of ``tp``, read from the broker now (after its producer fenced the last)."""
+        consumer = self._consumer
+        assert consumer is not None
+        committed = await asyncio.wait_for(consumer.committed(tp), self.config.request_timeout_ms / 1000)
+        return committed if isinstance(committed, int) else None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -156,9 +193,7 @@ class KafkaEventBus:
         self._processor.on_envelope = on_envelope
         listener = _RebalanceListener(self)
         try:
-            self._consumer = await start_client(
-                lambda: self._build_consumer(self.config, listener), self.config, "consumer"
-            )
+            self._consumer = await start_client(lambda: self._new_consumer(listener), self.config, "consumer")
         except KafkaAuthenticationError as exc:
             self._refused(exc)
             await self._sender.stop(1.0)
@@ -202,6 +237,8 @@ class KafkaEventBus:
                     drained = await self._dispatcher.drain(max(timeout_seconds - reserve, 0.0))
                     if not drained:
                         logger.warning("kafka bus stop: in-flight envelopes cancelled at the drain deadline")
+                    if self._outbox is not None:
+                        await self._outbox.close(self._outbox.partitions, within=left())
                     await self._committer.commit(within=left())
             except Exception:
                 logger.exception("kafka bus stop: draining failed; unfinished work is replayed by the next owner")
@@ -301,7 +338,7 @@ class KafkaEventBus:
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
         poll_ms = self.config.poll_timeout_ms
-        free = self._dispatcher.free_slots
+        free = self._free_slots()
         taking = self._accepting and free > 0
         try:
             if taking:
@@ -310,7 +347,7 @@ class KafkaEventBus:
             else:
                 # Saturated or draining: fetch nothing, but keep polling to stay in the group.
                 if self._accepting:
-                    if await self._dispatcher.wait_for_free_slot(poll_ms / 1000):
+                    if await self._wait_for_free_slot(poll_ms / 1000):
                         # A slot freed in time: take from what was prefetched. Pausing now
                         # would make aiokafka drop that buffer and fetch it all again.
                         self._polled(consumer)
@@ -325,6 +362,17 @@ class KafkaEventBus:
         finally:
             self._committer.maybe_commit_in_background()
 
+    def _free_slots(self) -> int:
+        """Records the loop may accept now: dispatcher slots, and (exactly_once) room among uncommitted outputs."""
+        free = self._dispatcher.free_slots
+        return free if self._outbox is None else min(free, self._outbox.room)
+
+    async def _wait_for_free_slot(self, within: float) -> bool:
+        if self._outbox is not None and self._outbox.room <= 0:
+            await self._outbox.wait_for_room(within)
+            return self._free_slots() > 0
+        return await self._dispatcher.wait_for_free_slot(within) and self._free_slots() > 0
+
     def _polled(self, consumer: AIOKafkaConsumer) -> None:
         """A poll returned: progress only while the group coordinator is known (a dead one gives empty polls)."""
         coordinator = getattr(consumer, "_coordinator", None)  # aiokafka keeps it private; None: not a group member
@@ -337,7 +385,7 @@ class KafkaEventBus:
     def _accept_batch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         """Hand records to the dispatcher; ones it cannot take now are fetched again later."""
         for record in records:
-            if not self._accepting or self._dispatcher.free_slots <= 0 or tp not in self._dispatcher.partitions:
+            if not self._accepting or self._free_slots() <= 0 or not self._dispatcher.owns(tp):
                 # Rewind so the record is fetched again: nothing is skipped and nothing is buffered here.
                 consumer.seek(tp, record.offset)
                 return
@@ -384,6 +432,8 @@ class KafkaEventBus:
         try:
             await self._dispatcher.revoke(owned, self.config.revoke_drain_timeout_seconds)
             self._progress()
+            if self._outbox is not None:
+                await self._outbox.close(owned, within=self.config.request_timeout_ms / 1000)
             await self._committer.commit(set(owned), within=self.config.request_timeout_ms / 1000)
         except Exception as exc:
             logger.exception("revoking partitions failed; unfinished work is replayed by the next owner")
@@ -407,14 +457,44 @@ class KafkaEventBus:
         if stale:
             logger.warning("stale partition state replaced", extra={"partitions": _names(stale)})
             await self._dispatcher.revoke(stale, 0)
+            if self._outbox is not None:
+                await self._outbox.close(stale, within=0)
             self._dispatcher.release(stale)
             self._committer.forget(stale)
         for tp in assigned:
             self._dispatcher.assign(tp)
+        if self._outbox is not None:
+            await self._open_transactions(assigned)
         self._joined = True
         self._rebalancing_since = None
         self._progress()
         logger.info("partitions assigned", extra={"partitions": _names(assigned)})
+
+    async def _open_transactions(self, assigned: set[TopicPartition]) -> None:
+        """Start each partition's transactional producer (fencing its last owner), then resume from its offset.
+
+        The committed offset is read only after the fence: a previous owner
+        still running cannot move it any more, so what is consumed from here
+        is exactly what no committed transaction answered.
+        """
+        consumer = self._consumer
+        assert consumer is not None
+        outbox = self._outbox
+        assert outbox is not None
+        partitions = list(assigned)
+        resume = await asyncio.gather(
+            *(outbox.open(tp, self._dispatcher.ownership(tp)) for tp in partitions), return_exceptions=True
+        )
+        failed: BaseException | None = None
+        for tp, committed in zip(partitions, resume, strict=True):
+            if isinstance(committed, BaseException):
+                # No producer, or no safe offset: take nothing from it until the rebuild opens it again.
+                self._dispatcher.ownership(tp).lose()
+                failed = failed or committed
+            elif committed is not None:
+                consumer.seek(tp, committed)
+        if failed is not None:
+            raise failed
 
     # -- health ---------------------------------------------------------------------------------
 
@@ -444,6 +524,7 @@ class KafkaEventBus:
                 ready=not self._stopping,
                 details={
                     "mode": self.config.mode,
+                    "delivery": self.config.delivery,
                     "standby": True,
                     "consumer_group": self.config.effective_consumer_group,
                     "command_topic": self.config.command_topic,
@@ -474,11 +555,22 @@ class KafkaEventBus:
                 "joined": self._joined,
                 "assigned_partition_count": len(assigned),
                 "assigned_partitions": _names(assigned),
+                "delivery": self.config.delivery,
+                **self._transaction_details(),
                 "inflight": self._dispatcher.accepted,
                 "max_inflight": self._dispatcher.capacity,
                 "consumer_lag": {f"{tp.topic}[{tp.partition}]": lag for tp, lag in self._committer.lag.items()},
             },
         )
+
+    def _transaction_details(self) -> dict[str, object]:
+        if self._outbox is None:
+            return {}
+        return {
+            "transactions_committed": self._outbox.committed_transactions,
+            "transactions_aborted": self._outbox.aborted_transactions,
+            "uncommitted_records": self._outbox.pending,
+        }
 
 
 class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]

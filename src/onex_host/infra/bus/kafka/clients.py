@@ -106,6 +106,11 @@ def backoff(start: float = 0.2, cap: float = 5.0) -> wait_base:
     return wait_exponential(multiplier=start, min=start, max=cap)
 
 
+def backoff_delay(attempt: int, start: float = 0.2, cap: float = 5.0) -> float:
+    """The pause before retry number ``attempt`` (1-based) of a loop that keeps its own count: ``backoff``'s curve."""
+    return float(min(start * 2 ** min(attempt - 1, 30), cap))
+
+
 async def retry_after_failure(
     call: Callable[[], Awaitable[T]],
     failure: BaseException,
@@ -151,12 +156,20 @@ def new_consumer(config: KafkaBusConfig, listener: ConsumerRebalanceListener) ->
     return consumer
 
 
-def new_producer(config: KafkaBusConfig) -> AIOKafkaProducer:
+def new_producer(config: KafkaBusConfig, *, transactional_id: str | None = None) -> AIOKafkaProducer:
+    """The shared idempotent producer, or (``transactional_id``) one partition's exactly-once producer."""
+    transactional: dict[str, Any] = {}
+    if transactional_id is not None:
+        transactional = {
+            "transactional_id": transactional_id,
+            "transaction_timeout_ms": config.transaction_timeout_ms,
+        }
     return AIOKafkaProducer(
         **config.client_settings(),
+        **transactional,
         acks="all",
         enable_idempotence=True,
-        linger_ms=2,
+        linger_ms=0 if transactional_id is not None else 2,
         # Replies are ~1 KiB and up to max_concurrent_operations await their ack at
         # once; aiokafka's 16 KiB default batch makes most of them queue for a drain.
         max_batch_size=config.producer_batch_bytes,

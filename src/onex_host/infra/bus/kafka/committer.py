@@ -34,9 +34,15 @@ class OffsetCommitter:
         tracker: OffsetTracker[TopicPartition],
         metrics: HostMetrics,
         on_failure: Callable[[str, BaseException], None] | None = None,
+        *,
+        commits: bool = True,
     ) -> None:
-        """``on_failure`` is told when the background commit or lag task raised (the bus restarts its loop)."""
+        """``on_failure`` is told when the background commit or lag task raised (the bus restarts its loop).
+
+        ``commits=False``: offsets are committed elsewhere (inside exactly-once transactions); only lag is measured.
+        """
         self._on_failure = on_failure
+        self._commits = commits
         self._config = config
         self._tracker = tracker
         self._metrics = metrics
@@ -80,7 +86,7 @@ class OffsetCommitter:
     async def commit(self, partitions: set[TopicPartition] | None = None, *, within: float) -> None:
         """Commit finished work of ``partitions`` (default: all owned) within ``within`` seconds."""
         consumer = self.consumer
-        if consumer is None:
+        if consumer is None or not self._commits:
             return
         async with self._lock:
             positions = self._tracker.pending_commits(partitions)

@@ -192,6 +192,37 @@ class KafkaBusConfig(BusConfig):
         description="Producer batch size per partition; replies of concurrent envelopes share a batch.",
     )
 
+    # ``delivery`` comes from ``BusConfig``; these tune ``exactly_once`` (docs/architecture.md, "Delivery").
+    transaction_interval_ms: int = Field(
+        default=0,
+        ge=0,
+        le=60_000,
+        description="exactly_once: the longest a finished command waits for others to share its transaction. "
+        "0 commits as soon as the partition's previous transaction ended (batches then grow with the load); "
+        "every millisecond here is added to a reply's latency for read_committed readers.",
+    )
+    transaction_max_records: int = Field(
+        default=500, ge=1, le=100_000, description="exactly_once: most commands committed in one transaction."
+    )
+    transaction_max_pending_records: int = Field(
+        default=5_000,
+        ge=1,
+        description="exactly_once: finished commands waiting for their transaction, host-wide, before the "
+        "consumer stops fetching (bounds memory while the broker is slow).",
+    )
+    transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=1_000,
+        le=900_000,
+        description="exactly_once: the broker aborts a transaction left open this long (a host that hung).",
+    )
+    transactional_id_prefix: str | None = Field(
+        default=None,
+        min_length=1,
+        description="exactly_once: transactional ids are <prefix>.<topic>.<partition>; default the consumer "
+        "group, so a host of another group never fences this one's producers.",
+    )
+
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
         default=None, description="Default: derived from whether tls and sasl are set."
     )

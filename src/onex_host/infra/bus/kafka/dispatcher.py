@@ -99,6 +99,8 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         self._slot_freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self.on_finished: Callable[[PartitionT], None] | None = None
+        """Told after a record's offset was finished (the exactly-once committer may have a longer prefix)."""
         self.on_bug: Callable[[str, BaseException], None] | None = None
         """Told when processing raised; the Kafka bus restarts its loop, which replays the record."""
 
@@ -142,6 +144,15 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
             raise ValueError(f"partition {partition!r} is already assigned")
         self._partitions[partition] = _PartitionWork(offsets=self.tracker.assign(partition))
 
+    def owns(self, partition: PartitionT) -> bool:
+        """Assigned here and not lost (revoked, or fenced by a new owner's transactional producer)."""
+        work = self._partitions.get(partition)
+        return work is not None and work.ownership.owned
+
+    def ownership(self, partition: PartitionT) -> Ownership:
+        """The token of ``partition``'s current assignment (what the transactional outbox files its work under)."""
+        return self._partitions[partition].ownership
+
     def submit(self, partition: PartitionT, key: bytes | None, offset: int, item: ItemT) -> None:
         """Accept one record; the caller must have checked ``free_slots`` (raises when full)."""
         work = self._partitions.get(partition)
@@ -179,6 +190,8 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
             lane.queue.popleft()
             work.offsets.finish(offset)
             self._release_slot()
+            if self.on_finished is not None:
+                self.on_finished(partition)
         if not lane.queue and work.lanes.get(lane_key) is lane:
             # Unregister in the same step as the queue ran empty, so the key's next record starts a new lane.
             del work.lanes[lane_key]

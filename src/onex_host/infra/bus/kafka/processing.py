@@ -18,12 +18,14 @@ raise: a bug anywhere in here dead-letters the record as ``internal_error``.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from onex_host.core.envelope import ModelOnexEnvelope, utc_now
 from onex_host.core.replies import reply_for_exception
 from onex_host.infra import tracing
 from onex_host.infra.bus.kafka.codec import (
     DeadLetterReason,
+    DeadLetterRecord,
     DecodeFailure,
     InboundRecord,
     dead_letter,
@@ -43,18 +45,32 @@ from onex_host.infra.bus.kafka.outcome import (
     Undecodable,
     decide,
 )
-from onex_host.infra.bus.kafka.sender import KafkaSender, SendFailure
+from onex_host.infra.bus.kafka.sender import SendFailure, SendResult
 from onex_host.infra.metrics import HostMetrics
 from onex_host.spi.event_bus import EnvelopeCallback
 
 logger = logging.getLogger(__name__)
 
 
+class OutputSink(Protocol):
+    """Where a record's reply and dead letter go: ``KafkaSender`` (at-least-once: produced and acknowledged
+    before the record finishes) or ``TransactionalOutbox`` (exactly-once: handed over to the partition's next
+    transaction, which commits them with the record's offset)."""
+
+    async def send_reply(
+        self, publish: PublishReply, ownership: Ownership, record: InboundRecord | None = None
+    ) -> SendResult: ...
+
+    async def send_dead_letter(
+        self, letter: DeadLetterRecord, ownership: Ownership, record: InboundRecord | None = None
+    ) -> SendResult: ...
+
+
 class CommandProcessor:
-    def __init__(self, config: KafkaBusConfig, sender: KafkaSender, metrics: HostMetrics) -> None:
+    def __init__(self, config: KafkaBusConfig, sink: OutputSink, metrics: HostMetrics) -> None:
         self._max_bytes = config.max_message_bytes
         self._rules = OutcomeRules.from_config(config)
-        self._sender = sender
+        self._sink = sink
         self._metrics = metrics
         self._mode = metrics.mode
         self.on_envelope: EnvelopeCallback | None = None
@@ -66,7 +82,7 @@ class CommandProcessor:
             if action is None:
                 return False
             if isinstance(action, PublishReply):
-                sent = await self._sender.send_reply(action, ownership)
+                sent = await self._sink.send_reply(action, ownership, record)
                 if sent.delivered:
                     return True
                 if sent.failure is SendFailure.OWNERSHIP_LOST:
@@ -82,16 +98,37 @@ class CommandProcessor:
             action = DeadLetter(DeadLetterReason.INTERNAL_ERROR, f"processing failed ({type(exc).__name__})", 0)
         return await self._dead_letter(record, action, ownership)
 
-    async def _dead_letter(self, record: InboundRecord, action: DeadLetter, ownership: Ownership) -> bool:
-        """Store the dead letter (waiting, uncommitted, until it is stored), then send its reply if any."""
+    def outputs_for_undelivered_reply(
+        self, record: InboundRecord, publish: PublishReply, sent: SendResult
+    ) -> tuple[DeadLetterRecord, PublishReply | None]:
+        """A reply refused for good inside a transaction: the dead letter (and error reply) that replace it.
+
+        The same decision as the at-least-once path above takes (``outcome.decide``), for the transactional
+        outbox, which learns of the refusal only when its transaction produces the reply.
+        """
+        logger.warning(
+            "kafka reply refused; the command is dead-lettered",
+            extra={"topic": publish.topic, "failure": sent.detail, "offset": record.offset},
+        )
+        action = decide(ReplyUndelivered(publish, sent.final_failure, sent.detail), 1, self._rules, now=utc_now())
+        letter = self._letter(record, action)
+        self._metrics.dead_letters.labels(reason=action.reason.value, mode=self._mode).inc()
+        return letter, action.reply
+
+    def _letter(self, record: InboundRecord, action: DeadLetter) -> DeadLetterRecord:
         letter = dead_letter(
             record, action.reason, action.detail, attempts=action.attempts, error_code=action.error_code
         )
         if tracing.active():
             letter.headers.extend(tracing.reply_trace_record_headers())
+        return letter
+
+    async def _dead_letter(self, record: InboundRecord, action: DeadLetter, ownership: Ownership) -> bool:
+        """Store the dead letter (waiting, uncommitted, until it is stored), then send its reply if any."""
+        letter = self._letter(record, action)
         failures = 0
         while True:
-            sent = await self._sender.send_dead_letter(letter, ownership)
+            sent = await self._sink.send_dead_letter(letter, ownership, record)
             if sent.delivered:
                 break
             if sent.failure is SendFailure.OWNERSHIP_LOST:
@@ -107,7 +144,7 @@ class CommandProcessor:
                 return False
         self._metrics.dead_letters.labels(reason=action.reason.value, mode=self._mode).inc()
         if action.reply is not None:
-            sent = await self._sender.send_reply(action.reply, ownership)
+            sent = await self._sink.send_reply(action.reply, ownership, record)
             if sent.failure is SendFailure.OWNERSHIP_LOST:
                 return False
             if not sent.delivered:

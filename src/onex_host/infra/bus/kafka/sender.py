@@ -58,7 +58,7 @@ from onex_host.core.enums import EnumErrorCode
 from onex_host.core.replies import reply_wire
 from onex_host.infra import tracing
 from onex_host.infra.bus.kafka.clients import new_producer, retry_after_failure, start_client, stop_within
-from onex_host.infra.bus.kafka.codec import DLQ_HEADER_PREFIX, DeadLetterRecord
+from onex_host.infra.bus.kafka.codec import DLQ_HEADER_PREFIX, DeadLetterRecord, InboundRecord
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from onex_host.infra.bus.kafka.dispatcher import Ownership
 from onex_host.infra.bus.kafka.outcome import DeliveryFailure, PublishReply
@@ -149,6 +149,22 @@ def classify(error: BaseException) -> ErrorClass:
     return ErrorClass.UNEXPECTED
 
 
+def reply_record(publish: PublishReply) -> tuple[str, bytes, bytes, Headers]:
+    """Topic, key (the correlation id), bytes and trace headers of a reply: one encoding for both delivery modes."""
+    request, reply = publish.request, publish.reply
+    headers = tracing.reply_trace_record_headers() if tracing.active() else []
+    return publish.topic, str(reply.correlation_id).encode(), reply_wire(request, reply), headers
+
+
+def too_large_reply_record(publish: PublishReply, size: int) -> tuple[str, bytes, bytes, Headers]:
+    """What replaces a reply the broker refused as too large: an ``internal_error`` reply saying so."""
+    too_large = publish.request.reply_error(
+        EnumErrorCode.INTERNAL_ERROR, f"the reply ({size} bytes) is too large for topic {publish.topic!r}"
+    )
+    headers = tracing.reply_trace_record_headers() if tracing.active() else []
+    return publish.topic, str(publish.reply.correlation_id).encode(), too_large.to_wire(), headers
+
+
 def _worth_retrying(error: BaseException) -> bool:
     return classify(error) in {ErrorClass.RETRY, ErrorClass.REPLACE_PRODUCER}
 
@@ -183,24 +199,23 @@ class KafkaSender:
         producer = await self._ensure_producer()
         await producer.send_and_wait(topic, value=value, key=key)
 
-    async def send_reply(self, publish: PublishReply, ownership: Ownership) -> SendResult:
+    async def send_reply(
+        self, publish: PublishReply, ownership: Ownership, record: InboundRecord | None = None
+    ) -> SendResult:
         """Publish the reply (keyed by correlation id); one too large for its topic becomes an error reply."""
-        request, reply, topic = publish.request, publish.reply, publish.topic
-        key = str(reply.correlation_id).encode()
         try:
-            wire = reply_wire(request, reply)
+            topic, key, wire, headers = reply_record(publish)
         except Exception as exc:  # reply_wire answers every encoding failure it knows; this is a bug
             return SendResult(SendFailure.UNEXPECTED, exc)
-        headers = tracing.reply_trace_record_headers() if tracing.active() else []
         result = await self._produce(topic, key, wire, headers, ownership)
         if result.failure is not SendFailure.TOO_LARGE:
             return result
-        too_large = request.reply_error(
-            EnumErrorCode.INTERNAL_ERROR, f"the reply ({len(wire)} bytes) is too large for topic {topic!r}"
-        )
-        return await self._produce(topic, key, too_large.to_wire(), headers, ownership)
+        topic, key, value, headers = too_large_reply_record(publish, len(wire))
+        return await self._produce(topic, key, value, headers, ownership)
 
-    async def send_dead_letter(self, letter: DeadLetterRecord, ownership: Ownership) -> SendResult:
+    async def send_dead_letter(
+        self, letter: DeadLetterRecord, ownership: Ownership, record: InboundRecord | None = None
+    ) -> SendResult:
         """Store ``letter`` on the dead-letter topic; if too large, keep the evidence (headers, size), not the bytes."""
         topic = self._config.effective_dead_letter_topic
         result = await self._produce(topic, letter.key, letter.value, letter.headers, ownership)
