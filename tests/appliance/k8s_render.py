@@ -8,6 +8,7 @@ render together.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,18 @@ def _render(config: pytest.Config, directory: Path) -> Render:
     assert result.returncode == 0, explain(result)
     resources = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
     return Render(name=directory.name, text=result.stdout, resources=resources)
+
+
+def render_edited_overlay(config: pytest.Config, workdir: Path, overlay: str, old: str, new: str) -> Render:
+    """``overlay`` as a pull request would leave it: a copy of deploy/k8s whose kustomization has ``old``
+    replaced by ``new`` (which must occur exactly once), rendered like the shipped one."""
+    tree = workdir / "k8s"
+    shutil.copytree(K8S_DIR, tree)
+    kustomization = tree / "overlays" / overlay / "kustomization.yaml"
+    text = kustomization.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{kustomization.relative_to(tree)} no longer holds {old!r} exactly once"
+    kustomization.write_text(text.replace(old, new), encoding="utf-8")
+    return _render(config, tree / "overlays" / overlay)
 
 
 @dataclass

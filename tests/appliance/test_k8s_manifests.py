@@ -13,6 +13,7 @@ import pytest
 import yaml
 from ci.service_topology import Topology
 
+from onex_host.cli.run import standby_requested
 from onex_host.core.file_registry import load_host
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
 from tests.appliance.crd_schemas import CRD_FILES, crd_schema
@@ -30,6 +31,7 @@ from tests.appliance.k8s_render import (
     host_container,
     materialise_contract_volume,
     pod_environment,
+    render_edited_overlay,
 )
 from tests.appliance.tooling import REPOSITORY, explain, run_tool, venv_tool
 
@@ -152,6 +154,47 @@ def test_production_ships_paused_and_is_synced_by_hand(overlay_renders: OverlayR
         spec = application["spec"]
         assert "RespectIgnoreDifferences=true" in spec["syncPolicy"]["syncOptions"], "a sync would reset KEDA's count"
         assert {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]} in spec["ignoreDifferences"]
+
+
+STANDBY_STEP = ("- path: paused.yaml", "- path: standby.yaml")
+"""The standby pull request of docs/migration.md, step 4: the pause (0 replicas) becomes one standby host."""
+
+
+def test_production_as_shipped_has_no_standby_and_no_admin_endpoint(overlay_renders: OverlayRenders) -> None:
+    environment = pod_environment(overlay_renders.render("production"))
+    assert not standby_requested(None, environment)
+    assert "ONEX_ADMIN_TOKEN" not in environment, "regular primaries serve no admin endpoint"
+
+
+def test_the_standby_step_runs_one_host_that_can_be_promoted_and_nothing_else(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Swapping paused.yaml for standby.yaml: one replica, started in standby, with an admin token from a Secret."""
+    render = render_edited_overlay(request.config, tmp_path, "production", *STANDBY_STEP)
+    assert render.one("ScaledObject")["metadata"]["annotations"][KEDA_PAUSED] == "1"
+    assert render.one("Deployment")["spec"]["replicas"] == 0, "KEDA, not the manifest, starts the one standby"
+    container = host_container(render.one("Deployment"))
+    variables = {v["name"]: v for v in container["env"]}
+    assert variables["ONEX_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "onex-host-admin",
+        "key": "admin-token",
+    }
+    environment = pod_environment(render)
+    assert standby_requested(None, environment), "the pod must start in standby: it joins no group until promoted"
+    assert environment["ONEX_BUS_MODE"] == "primary"
+    contract = materialise_contract_volume(render, tmp_path / "contracts") / "runtime" / "infra_runtime_host.yaml"
+    assert_host_would_start(request.config, contract, environment, container["args"], "production standby step")
+    health = load_host(contract, environment).contract.health_endpoint
+    assert health.enabled
+    assert health.admin_token, "a standby without an admin token could never be promoted"
+    problems = []
+    for resource in render.resources:
+        if (resource["apiVersion"], resource["kind"]) not in CUSTOM_KINDS:
+            try:
+                kubernetes_validate.validate(resource, kubernetes_validate.latest_version(), strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                problems.append(f"{resource['kind']}/{resource['metadata']['name']}: {exc}")
+    assert problems + _crd_problems(request, render.resources) == []
 
 
 def _image(render: Render) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from onex_host.cli import asyncapi, dlq, offsets, run, send, shadow, validate
+from onex_host.cli import asyncapi, dlq, offsets, promote, run, send, shadow, validate
 from onex_host.cli._common import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from onex_host.core.errors import ContractError
 from onex_host.core.scrubbing import scrub
@@ -84,6 +84,12 @@ _COMMANDS: tuple[Command, ...] = (
         "offsets",
         "consumer group offsets: hand over from legacy to a new group",
         None,
+    ),
+    Command(
+        promote,
+        "promote",
+        "make a standby host consume (optionally handing over a legacy group's offsets first)",
+        promote.DESCRIPTION,
     ),
 )
 

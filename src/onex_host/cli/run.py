@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+from collections.abc import Mapping
 
 from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, port_number, resolve_contract
 from onex_host.core.file_registry import load_host
@@ -27,14 +29,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "json", "text"],
         help="auto: JSON lines unless stderr is a terminal",
     )
+    parser.add_argument(
+        "--standby",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start fully but consume nothing until POST /admin/promote (onex-host promote); "
+        "default: $ONEX_STANDBY (true/false), else off",
+    )
     parser.set_defaults(func=execute)
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def standby_requested(flag: bool | None, environ: Mapping[str, str] = os.environ) -> bool:
+    """``--standby``/``--no-standby``, else ``$ONEX_STANDBY`` (how a Kubernetes overlay sets it), else False."""
+    if flag is not None:
+        return flag
+    value = environ.get("ONEX_STANDBY", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise CliError(f"ONEX_STANDBY: expected true or false, got {value[:40]!r}")
+
+
 def execute(args: argparse.Namespace) -> int:
+    standby = standby_requested(args.standby)
     configure_logging(args.log_level, args.log_format)
     host = load_host(resolve_contract(args.contract))
     process = RuntimeHostProcess(
-        host, EndpointOverrides(bind=args.bind, health_port=args.health_port, metrics_port=args.metrics_port)
+        host,
+        EndpointOverrides(bind=args.bind, health_port=args.health_port, metrics_port=args.metrics_port),
+        standby=standby,
     )
     try:
         asyncio.run(process.run())

@@ -66,6 +66,19 @@ class ModelHealthEndpointConfig(_Strict):
     bearer_token: SecretText | None = Field(
         default=None, description="Required of POST /v1/envelopes as 'Authorization: Bearer <token>'."
     )
+    admin_token: SecretText | None = Field(
+        default=None,
+        description="Required of POST /admin/promote as 'Authorization: Bearer <token>'; without one (or empty) "
+        "the admin endpoint does not exist. Must differ from bearer_token: whoever may send envelopes may not "
+        "promote a standby host.",
+    )
+
+    @model_validator(mode="after")
+    def _admin_token_is_its_own(self) -> ModelHealthEndpointConfig:
+        admin, api = self.admin_token, self.bearer_token
+        if admin and api and admin.get_secret_value() == api.get_secret_value():
+            raise ValueError("admin_token must differ from bearer_token (the values are not shown)")
+        return self
 
     def api_exposure_problem(self, bind: str) -> str | None:
         """Why serving the envelope API on ``bind`` would be unsafe, or None."""

@@ -139,6 +139,12 @@ class HostMetrics:
             ["mode"],
             registry=self.registry,
         )
+        self.standby = Gauge(
+            "onex_standby",
+            "1 while the host is a standby (started with --standby, not yet promoted): ready, consuming nothing.",
+            ["mode"],
+            registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "onex_consumer_lag",
             "Messages behind the partition's high watermark.",

@@ -24,6 +24,7 @@ from onex_host.core.scrubbing import register_secrets, scrub_value
 from onex_host.infra.bus.factory import build_event_bus, parse_event_bus_config
 from onex_host.infra.http_api import EndpointOverrides, HttpEndpoints
 from onex_host.infra.metrics import HostMetrics
+from onex_host.infra.promotion import PromotionResult, StandbyPromotion, kafka_handover
 from onex_host.infra.tracing import TracingConfigError, configure_tracing
 from onex_host.infra.wiring import register_handlers
 from onex_host.runtime.node_runtime import NodeRuntime
@@ -75,7 +76,8 @@ def secret_values(*configs: BaseModel | SecretStr | None) -> list[str]:
 
 
 class RuntimeHostProcess:
-    def __init__(self, host: LoadedHost, overrides: EndpointOverrides | None = None) -> None:
+    def __init__(self, host: LoadedHost, overrides: EndpointOverrides | None = None, *, standby: bool = False) -> None:
+        """``standby``: start everything but consume nothing until ``promote`` (``infra.promotion``)."""
         contract = host.contract
         self.host = host
         # Parsed even when the bus is disabled: its mode still makes an HTTP-only host a shadow one.
@@ -90,7 +92,10 @@ class RuntimeHostProcess:
         self.metrics.ready.labels(self.mode).set_function(self._ready_gauge)
         self.runtime = NodeRuntime(shadow=self.mode == "shadow")
         handler_configs = register_handlers(self.runtime, contract, str(host.path))
-        register_secrets(secret_values(*handler_configs, bus_config, contract.health_endpoint.bearer_token))
+        health_endpoint = contract.health_endpoint
+        register_secrets(
+            secret_values(*handler_configs, bus_config, health_endpoint.bearer_token, health_endpoint.admin_token)
+        )
         self.runtime.add_nodes(host.nodes)
         self.metrics.declare({slug: frozenset(node.contract.operations) for slug, node in self.runtime.nodes.items()})
         self.bus: ProtocolEventBus | None = None
@@ -102,6 +107,26 @@ class RuntimeHostProcess:
         exposure = contract.health_endpoint.api_exposure_problem(overrides.bind or contract.health_endpoint.bind)
         if exposure:
             raise ContractError([ContractProblem(host.path, "health_endpoint.bearer_token", exposure)])
+        if standby and not (health_endpoint.enabled and health_endpoint.admin_token):
+            raise ContractError(
+                [
+                    ContractProblem(
+                        host.path,
+                        "health_endpoint.admin_token",
+                        "a standby host could never be promoted: it needs the health endpoint enabled and an "
+                        "admin token (e.g. admin_token: ${ONEX_ADMIN_TOKEN})",
+                    )
+                ]
+            )
+        consumer_groups = self.bus is not None and contract.event_bus.type == "kafka"
+        self.promotion = StandbyPromotion(
+            standby=standby,
+            join=self._join,
+            can_promote=self._promotion_problem,
+            hand_over=kafka_handover(bus_config) if consumer_groups else None,
+            mode=self.mode,
+        )
+        self.metrics.standby.labels(self.mode).set_function(lambda: 1.0 if self.promotion.standby else 0.0)
         self.endpoints = HttpEndpoints(
             self, contract.health_endpoint, contract.metrics_endpoint, overrides, contract.shutdown_timeout_seconds
         )
@@ -162,9 +187,35 @@ class RuntimeHostProcess:
         await self.runtime.initialize()
         await self.endpoints.start()
         if self.bus is not None:
-            await self.bus.start(self.handle_envelope)
+            if self.promotion.standby:
+                await self.bus.prepare()
+            else:
+                await self.bus.start(self.handle_envelope)
         self._started = True
-        logger.info("runtime host started", extra={"endpoints": self.endpoints.describe()})
+        logger.info(
+            "runtime host started",
+            extra={"endpoints": self.endpoints.describe(), "standby": self.promotion.standby},
+        )
+
+    async def promote(self, handover_from: str | None = None, wait_idle_seconds: float = 0.0) -> PromotionResult:
+        """Make a standby host consume: hand over from ``handover_from`` first when given (``infra.promotion``)."""
+        return await self.promotion.promote(handover_from, wait_idle_seconds)
+
+    async def _join(self) -> None:
+        if self.bus is None:
+            return
+        await self.bus.start(self.handle_envelope)
+        health = self.bus.health()
+        if health.details.get("standby") or "error" in health.details:
+            # e.g. the brokers refused the credentials: the bus stays up but unready, and must not count as joined
+            raise ConnectionError(f"the event bus did not start: {health.details.get('error', 'see the host log')}")
+
+    def _promotion_problem(self) -> str | None:
+        if self._stopping:
+            return "the host is stopping"
+        if not self._started:
+            return "the host is still starting"
+        return None
 
     def request_stop(self) -> None:
         self._stop_requested.set()
@@ -176,6 +227,11 @@ class RuntimeHostProcess:
         self._stopping = True
         timeout = self.host.contract.shutdown_timeout_seconds
         logger.info("draining", extra={"timeout_s": timeout})
+        try:
+            # A promotion in flight finishes first, so the bus is never started after it was stopped.
+            await asyncio.wait_for(self.promotion.settled(), timeout)
+        except TimeoutError:
+            logger.error("a promotion was still running at the shutdown timeout")
         if self.bus is not None:
             try:
                 await asyncio.wait_for(self.bus.stop(timeout), timeout + 1)
@@ -215,6 +271,7 @@ class RuntimeHostProcess:
             "name": contract.name,
             "version": contract.version,
             "mode": self.mode,
+            "standby": self.promotion.standby,
             "uptime_seconds": round(self.uptime_seconds, 3),
             "nodes": sorted(self.runtime.nodes),
         }

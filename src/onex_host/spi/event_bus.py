@@ -18,6 +18,10 @@ class ProtocolEventBus(Protocol):
 
     Contract for implementers:
 
+    * ``prepare`` connects what delivery will need without taking a single
+      envelope (Kafka: the producer is connected, no consumer group is
+      joined), so a standby host is warm; ``start`` prepares first when
+      ``prepare`` was not called. Both are idempotent.
     * ``start`` returns once delivery is running in the background; the bus,
       not the runtime, owns that loop.
     * Every delivered envelope's reply is published (to the request's
@@ -28,6 +32,8 @@ class ProtocolEventBus(Protocol):
     * ``stop`` stops taking new envelopes, waits for in-flight ones up to
       ``timeout_seconds``, records progress, and disconnects. Idempotent.
     """
+
+    async def prepare(self) -> None: ...
 
     async def start(self, on_envelope: EnvelopeCallback) -> None: ...
 

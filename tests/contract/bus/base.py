@@ -71,6 +71,22 @@ class EventBusSuite:
         assert reply.correlation_id == request.correlation_id
         assert reply.causation_id == request.envelope_id
 
+    async def test_a_prepared_bus_delivers_nothing_until_started(
+        self, bus_harness: BusHarness, runtime: NodeRuntime
+    ) -> None:
+        """A standby host's bus: connected, reporting ``standby``, consuming nothing; ``start`` then delivers."""
+        await bus_harness.bus.prepare()
+        request = command(payload={"n": "queued in standby"})
+        await bus_harness.send(request)
+        with pytest.raises(TimeoutError):
+            await self._reply(bus_harness, timeout=SILENCE_S)
+        standby = bus_harness.bus.health()
+        assert (standby.live, standby.ready, standby.details.get("standby")) == (True, True, True)
+        await bus_harness.bus.start(runtime.route_envelope)
+        reply = await self._reply(bus_harness)
+        assert reply.correlation_id == request.correlation_id
+        assert "standby" not in bus_harness.bus.health().details
+
     async def test_reply_to_in_metadata_redirects_the_reply(
         self, bus_harness: BusHarness, runtime: NodeRuntime
     ) -> None:

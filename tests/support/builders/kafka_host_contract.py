@@ -26,9 +26,10 @@ def write_kafka_host(
     name: str = "host",
     max_concurrent: int = 64,
     shutdown_timeout_seconds: float = 15,
+    health_endpoint: dict[str, Any] | None = None,
 ) -> Path:
     """``nodes``: slug -> node contract (default: the echo node); ``handlers`` default to the local one;
-    ``mode`` defaults to the bus config's own."""
+    ``mode`` defaults to the bus config's own; ``health_endpoint``: the contract's section (e.g. an admin_token)."""
     mode = mode or bus.mode
     directory.mkdir(parents=True, exist_ok=True)
     refs = []
@@ -45,6 +46,8 @@ def write_kafka_host(
         "max_concurrent_operations": max_concurrent,
         "shutdown_timeout_seconds": shutdown_timeout_seconds,
     }
+    if health_endpoint is not None:
+        contract["health_endpoint"] = health_endpoint
     path = directory / f"{name}-{mode}.yaml"
     path.write_text(yaml.safe_dump(contract, sort_keys=False))
     return path

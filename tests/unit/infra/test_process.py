@@ -31,6 +31,7 @@ event_bus:
 health_endpoint:
   port: 0
   bearer_token: {token}
+  admin_token: {admin_token}
 metrics_endpoint:
   port: {metrics_port}
 max_concurrent_operations: 2
@@ -40,9 +41,15 @@ shutdown_timeout_seconds: 5
 REPO_NODES = Path(__file__).resolve().parents[3] / "contracts" / "nodes"
 
 
-def write_host(tmp_path: Path, token: str = "null", metrics_port: int = 0, bus_config: str = "{}") -> Path:
+def write_host(
+    tmp_path: Path, token: str = "null", metrics_port: int = 0, bus_config: str = "{}", admin_token: str = "null"
+) -> Path:
     path = tmp_path / "host.yaml"
-    path.write_text(HOST.format(nodes=REPO_NODES, token=token, metrics_port=metrics_port, bus_config=bus_config))
+    path.write_text(
+        HOST.format(
+            nodes=REPO_NODES, token=token, metrics_port=metrics_port, bus_config=bus_config, admin_token=admin_token
+        )
+    )
     return path
 
 

@@ -63,6 +63,11 @@ class MemoryEventBus:
         self._loop_task: asyncio.Task[None] | None = None
         self._on_envelope: EnvelopeCallback | None = None
         self._stopping = False
+        self._prepared = False
+
+    async def prepare(self) -> None:
+        """Nothing to connect: a prepared memory bus only queues commands until ``start``."""
+        self._prepared = True
 
     async def start(self, on_envelope: EnvelopeCallback) -> None:
         if self._loop_task is not None:
@@ -128,15 +133,20 @@ class MemoryEventBus:
 
     def health(self) -> ModelBusHealth:
         running = self._loop_task is not None and not self._loop_task.done()
+        standby = self._prepared and self._loop_task is None
+        details: dict[str, object] = {
+            "mode": self.mode,
+            "delivery": self.delivery,
+            "delivery_note": MEMORY_DELIVERY_NOTE,
+            "queued": self._commands.qsize(),
+            "inflight": len(self._inflight),
+        }
+        if standby:
+            details["standby"] = True
         return ModelBusHealth(
             bus_type="memory",
             live=running or not self._stopping,
-            ready=running and not self._stopping,
-            details={
-                "mode": self.mode,
-                "delivery": self.delivery,
-                "delivery_note": MEMORY_DELIVERY_NOTE,
-                "queued": self._commands.qsize(),
-                "inflight": len(self._inflight),
-            },
+            # A prepared bus is ready for what it is asked to do: to be started (a standby host).
+            ready=(running or standby) and not self._stopping,
+            details=details,
         )

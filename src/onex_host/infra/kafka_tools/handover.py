@@ -28,6 +28,8 @@ Brokers that cannot be reached or fail are a ``BrokerUnreachableError``
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +200,25 @@ async def apply_handover(client_settings: Mapping[str, Any], plan: HandoverPlan)
     wrong = {tp.partition: stored.get(tp) for tp, want in offsets.items() if stored.get(tp) != want.offset}
     if wrong:
         raise HandoverRefusedError(f"group {plan.to_group!r} reads back different offsets than committed: {wrong}")
+
+
+async def wait_until_idle(
+    client_settings: Mapping[str, Any], group: str, within: float, *, poll_seconds: float = 0.05
+) -> bool:
+    """Poll ``group`` until it has no active member (the legacy consumers left); False if it still has one
+    after ``within`` seconds. One admin client for the whole wait, so a poll costs one round trip."""
+    admin = AIOKafkaAdminClient(**client_settings)
+    try:
+        with map_kafka_errors(client_settings):
+            await admin.start()
+            deadline = time.monotonic() + within
+            while (await _group_state(admin, group)).active:
+                if time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(poll_seconds)
+            return True
+    finally:
+        await admin.close()
 
 
 # -- pieces --------------------------------------------------------------------------------

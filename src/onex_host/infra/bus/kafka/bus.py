@@ -132,6 +132,8 @@ class KafkaEventBus:
         """A failure outside the loop (commit task, lag task, a processing bug), raised into the loop."""
         self._last_failure: str | None = None
         self._start_error: str | None = None
+        self._prepared = False
+        """``prepare`` connected the producer; until ``start`` joins the group this is a standby bus."""
 
     @property
     def mode(self) -> BusMode:
@@ -154,27 +156,46 @@ class KafkaEventBus:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def start(self, on_envelope: EnvelopeCallback) -> None:
-        """Connect, join the consumer group and start the consume loop in the background.
+    async def prepare(self) -> None:
+        """Connect the producer (creating the topics when told to), join no group: a warm standby.
 
-        Raises ``KafkaUnavailableError`` if the brokers stay unreachable for
-        ``startup_timeout_seconds``; the group join itself completes in the background.
+        The producer's bootstrap loads the cluster's metadata, so the first reply
+        after ``start`` waits for no metadata request. Raises like ``start``.
         """
-        if self._loop_task is not None or self._start_error is not None:
+        if self._prepared or self._start_error is not None or self._stopping:
             return
-        self._processor.on_envelope = on_envelope
-        listener = _RebalanceListener(self)
         try:
             if self.config.create_missing_topics:
                 created = await create_missing_topics(self.config)
                 if created:
                     logger.info("kafka topics created (create_missing_topics)", extra={"topics": created})
             await self._sender.start()
+        except KafkaAuthenticationError as exc:
+            self._refused(exc)
+            await self._sender.stop(1.0)
+            return
+        self._prepared = True
+
+    def _refused(self, exc: KafkaAuthenticationError) -> None:
+        # Restarting cannot fix a wrong secret: stay up, unready, with one clear error (no crash loop).
+        self._start_error = str(exc)
+        logger.error("kafka event bus not started: %s", exc)
+
+    async def start(self, on_envelope: EnvelopeCallback) -> None:
+        """Prepare (unless ``prepare`` did), join the consumer group and start the consume loop in the background.
+
+        Raises ``KafkaUnavailableError`` if the brokers stay unreachable for
+        ``startup_timeout_seconds``; the group join itself completes in the background.
+        """
+        await self.prepare()
+        if self._loop_task is not None or self._start_error is not None or self._stopping:
+            return
+        self._processor.on_envelope = on_envelope
+        listener = _RebalanceListener(self)
+        try:
             self._consumer = await start_client(lambda: self._new_consumer(listener), self.config, "consumer")
         except KafkaAuthenticationError as exc:
-            # Restarting cannot fix a wrong secret: stay up, unready, with one clear error (no crash loop).
-            self._start_error = str(exc)
-            logger.error("kafka event bus not started: %s", exc)
+            self._refused(exc)
             await self._sender.stop(1.0)
             return
         self._committer.consumer = self._consumer
@@ -494,6 +515,21 @@ class KafkaEventBus:
                 live=True,
                 ready=False,
                 details={"mode": self.config.mode, "error": self._start_error},
+            )
+        if self._loop_task is None and self._prepared:
+            # Standby: connected, in no group, consuming nothing; ready for what it is asked (to start).
+            return ModelBusHealth(
+                bus_type="kafka",
+                live=True,
+                ready=not self._stopping,
+                details={
+                    "mode": self.config.mode,
+                    "delivery": self.config.delivery,
+                    "standby": True,
+                    "consumer_group": self.config.effective_consumer_group,
+                    "command_topic": self.config.command_topic,
+                    "joined": False,
+                },
             )
         running = self._loop_task is not None and not self._loop_task.done()
         window = self.config.liveness_timeout_seconds
