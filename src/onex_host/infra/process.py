@@ -123,7 +123,7 @@ class RuntimeHostProcess:
             standby=standby,
             join=self._join,
             can_promote=self._promotion_problem,
-            hand_over=kafka_handover(bus_config) if consumer_groups else None,
+            hand_over=kafka_handover(bus_config, target_idle=self._warm_transactions) if consumer_groups else None,
             mode=self.mode,
         )
         self.metrics.standby.labels(self.mode).set_function(lambda: 1.0 if self.promotion.standby else 0.0)
@@ -209,6 +209,15 @@ class RuntimeHostProcess:
         if health.details.get("standby") or "error" in health.details:
             # e.g. the brokers refused the credentials: the bus stays up but unready, and must not count as joined
             raise ConnectionError(f"the event bus did not start: {health.details.get('error', 'see the host log')}")
+
+    def _warm_transactions(self, partitions: list[int]) -> None:
+        """The handed-over group is empty: an exactly-once bus may start its partitions' producers now.
+
+        Only the Kafka bus has transactions (and is imported only for a Kafka host), hence the duck typing.
+        """
+        warm = getattr(self.bus, "warm_transactions", None)
+        if warm is not None:
+            warm(partitions)
 
     def _promotion_problem(self) -> str | None:
         if self._stopping:

@@ -169,12 +169,17 @@ class StandbyPromotion:
         return PromotionResult(outcome, detail, self.state, seconds=seconds, handover=handover)
 
 
-def kafka_handover(bus_config: BusConfig) -> HandOver:
+def kafka_handover(bus_config: BusConfig, *, target_idle: Callable[[list[int]], None] | None = None) -> HandOver:
     """The in-process ``onex-host offsets handover`` for the host's own Kafka bus.
 
     Same checks and the same commit-and-read-back as the CLI tool, run by the
     warm host instead of a new process: the target is this host's own consumer
     group and its command topic, and an active source is always refused.
+
+    ``target_idle(partitions)`` is told once the plan has found this host's
+    group empty: nobody owns those partitions, so an ``exactly_once`` bus may
+    start their transactional producers now, beside the handover and the
+    join, instead of after the join (``KafkaEventBus.warm_transactions``).
     """
     from onex_host.infra.bus.kafka.config import KafkaBusConfig  # only for a kafka host: aiokafka is loaded then
 
@@ -192,6 +197,8 @@ def kafka_handover(bus_config: BusConfig) -> HandOver:
                 # Still active afterwards: plan_handover refuses, saying so.
                 await wait_until_idle(settings, from_group, wait_idle_seconds)
             plan = await plan_handover(settings, config.command_topic, from_group, config.effective_consumer_group)
+            if target_idle is not None:
+                target_idle([p.partition for p in plan.partitions])
             await apply_handover(settings, plan)
         except BrokerUnreachableError as exc:
             raise PromotionBlockedError(PromotionOutcome.UNAVAILABLE, str(exc)) from None

@@ -267,6 +267,9 @@ class NativeKafka(NativeServer):
             "offsets.topic.num.partitions": "1",
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",
+            # One partition, like the offsets topic: created at the first transactional producer's start,
+            # the default 50 partitions take seconds on a small machine (the first exactly-once host waits).
+            "transaction.state.log.num.partitions": "1",
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             # Tests create every topic they use: a reply_to naming a missing topic must not conjure it up.

@@ -147,6 +147,16 @@ class KafkaEventBus:
         self._consumer = self._build_consumer(self.config, listener)
         return self._consumer
 
+    def warm_transactions(self, partitions: list[int]) -> None:
+        """Start the transactional producers of the command topic's ``partitions`` in the background.
+
+        Only for a group known to be empty (a promotion's handover found it so): starting a producer
+        fences whoever holds its partition. An assignment then finds its producer ready; one never
+        assigned here is stopped. A no-op for ``at_least_once``.
+        """
+        if self._outbox is not None:
+            self._outbox.warm([TopicPartition(self.config.command_topic, p) for p in partitions])
+
     async def _committed_offset(self, tp: TopicPartition) -> int | None:
         """The group's committed offset of ``tp``, read from the broker now (after its producer fenced the last)."""
         consumer = self._consumer
@@ -465,6 +475,7 @@ class KafkaEventBus:
             self._dispatcher.assign(tp)
         if self._outbox is not None:
             await self._open_transactions(assigned)
+            await self._outbox.discard_warm()
         self._joined = True
         self._rebalancing_since = None
         self._progress()

@@ -162,6 +162,7 @@ class TransactionalOutbox:
         self._by_ownership: dict[int, _PartitionOutbox] = {}
         self._room = asyncio.Event()
         self._room.set()
+        self._warm: dict[TopicPartition, asyncio.Task[AIOKafkaProducer]] = {}
         self.on_undelivered_reply: UndeliveredReply | None = None
         self.on_fenced: Callable[[str, BaseException], None] | None = None
         """Told when a partition's producer was fenced: the bus rebuilds its state from the group's assignment
@@ -199,13 +200,42 @@ class TransactionalOutbox:
 
         Raises ``KafkaUnavailableError`` when the producer cannot start within ``startup_timeout_seconds``.
         """
-        txn_id = self.transactional_id(tp)
-        producer = await start_client(lambda: self._build_producer(txn_id), self._config, f"producer {txn_id}")
+        producer = await self._take_warm(tp) or await self._start_producer(tp)
         box = _PartitionOutbox(tp=tp, ownership=ownership, producer=producer)
         self._partitions[tp] = box
         self._by_ownership[id(ownership)] = box
         box.task = asyncio.create_task(self._run(box), name=f"kafka-txn-{tp.topic}-{tp.partition}")
         return await self._committed_offset(tp)
+
+    async def _start_producer(self, tp: TopicPartition) -> AIOKafkaProducer:
+        txn_id = self.transactional_id(tp)
+        return await start_client(lambda: self._build_producer(txn_id), self._config, f"producer {txn_id}")
+
+    def warm(self, partitions: Iterable[TopicPartition]) -> None:
+        """Start these partitions' producers now, for an ``open`` to come (see ``KafkaEventBus.warm_transactions``)."""
+        for tp in partitions:
+            if tp not in self._warm and tp not in self._partitions:
+                self._warm[tp] = asyncio.create_task(self._start_producer(tp), name=f"kafka-txn-warm-{tp.partition}")
+
+    async def _take_warm(self, tp: TopicPartition) -> AIOKafkaProducer | None:
+        task = self._warm.pop(tp, None)
+        if task is None:
+            return None
+        try:
+            return await task
+        except Exception as exc:  # started again the ordinary way
+            logger.warning("warm transactional producer failed to start", extra={"error": repr(exc)})
+            return None
+
+    async def discard_warm(self) -> None:
+        """Stop warm producers of partitions this host was not assigned (another member got them)."""
+        tasks, self._warm = list(self._warm.values()), {}
+        for task in tasks:
+            try:
+                producer = await task
+            except Exception:  # noqa: S112 - nothing to stop
+                continue
+            await stop_within(producer.stop(), 5.0, "unused warm transactional producer stop")
 
     async def close(self, partitions: Iterable[TopicPartition], *, within: float) -> None:
         """Commit what finished on ``partitions`` (bounded by ``within``), then stop their producers.
@@ -478,12 +508,9 @@ class TransactionalOutbox:
                         self._fenced(box, exc)
                     return
         await stop_within(producer.stop(), timeout, "transactional producer stop")
-        txn_id = self.transactional_id(box.tp)
         while box.ownership.owned and not box.closing:
             try:
-                box.producer = await start_client(
-                    lambda: self._build_producer(txn_id), self._config, f"producer {txn_id}"
-                )
+                box.producer = await self._start_producer(box.tp)
                 committed = await self._committed_offset(box.tp)
                 break
             except (KafkaError, ConnectionError, TimeoutError) as exc:
