@@ -62,7 +62,9 @@ async def test_drain_gives_up_after_the_timeout() -> None:
 @pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
 async def test_the_memory_bus_honours_delivery_trivially_and_says_so(delivery: str) -> None:
     """Each envelope is taken off the queue once and answered once; health names the mode and why it holds."""
-    bus = build_event_bus(MemoryBusConfig.model_validate({"delivery": delivery}), max_concurrent=4, metrics=HostMetrics())
+    bus = build_event_bus(
+        MemoryBusConfig.model_validate({"delivery": delivery}), max_concurrent=4, metrics=HostMetrics()
+    )
     assert isinstance(bus, MemoryEventBus)
     calls: list[ModelOnexEnvelope] = []
 
