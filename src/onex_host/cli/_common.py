@@ -71,3 +71,12 @@ def number_in(
 
 port_number = number_in(int, low=0, high=65535, what="port")
 """argparse type for a TCP port (0 lets the kernel choose)."""
+
+
+def add_host_url_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--url``: the running host to talk to (``$ONEX_HOST_URL``), one default for every such command."""
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("ONEX_HOST_URL", "http://127.0.0.1:8080"),
+        help=f"host base URL, {what} (default: $ONEX_HOST_URL or http://127.0.0.1:8080)",
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, number_in
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, add_host_url_argument, number_in
 
 DESCRIPTION = (
     "POST /admin/promote to a host started with --standby: it hands over the offsets of --handover-from "
@@ -26,11 +26,7 @@ DESCRIPTION = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("ONEX_HOST_URL", "http://127.0.0.1:8080"),
-        help="host base URL, its health port (default: $ONEX_HOST_URL or http://127.0.0.1:8080)",
-    )
+    add_host_url_argument(parser, "its health port")
     parser.add_argument(
         "--token-file",
         type=Path,

@@ -12,18 +12,14 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError
+from onex_host.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, add_host_url_argument
 from onex_host.core.enums import EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.loader import describe_error, format_location
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("ONEX_HOST_URL", "http://127.0.0.1:8080"),
-        help="host base URL (default: $ONEX_HOST_URL or http://127.0.0.1:8080)",
-    )
+    add_host_url_argument(parser, "its envelope API")
     parser.add_argument(
         "--token",
         default=os.environ.get("ONEX_API_TOKEN"),
