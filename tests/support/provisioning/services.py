@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
@@ -67,7 +68,9 @@ def postgres_service(request: pytest.FixtureRequest) -> Iterator[PostgresEndpoin
         endpoint = provide_service(
             "postgres", POSTGRES_PROVIDERS, stack, required=_required(request), describe=describe_postgres
         )
-        asyncio.run(apply_migrations(endpoint.dsn))
+        # In a thread of its own: the first test to ask for the database may be running an event loop already.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(lambda: asyncio.run(apply_migrations(endpoint.dsn))).result()
         yield endpoint
 
 

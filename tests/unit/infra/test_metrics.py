@@ -105,6 +105,7 @@ def test_every_metric_family_keeps_its_name_labels_and_order() -> None:
         "onex_dead_letters_total",
         "onex_retries_total",
         "onex_ready",
+        "onex_standby",
         "onex_consumer_lag",
     ]
     assert 'onex_envelopes_total{mode="primary",node="echo",operation="echo",outcome="ok"} 1.0' in lines
