@@ -98,6 +98,8 @@ class KafkaEventBus:
             max_concurrent, self._process
         )
         self._outbox: TransactionalOutbox | None = None
+        self._opening: set[TopicPartition] = set()
+        """exactly_once: partitions assigned whose transactional producers are still starting."""
         if config.delivery == "exactly_once":
             self._outbox = TransactionalOutbox(
                 config,
@@ -353,7 +355,7 @@ class KafkaEventBus:
         try:
             if taking:
                 if consumer.paused():
-                    consumer.resume(*consumer.paused())
+                    consumer.resume(*(tp for tp in consumer.paused() if tp not in self._opening))
             else:
                 # Saturated or draining: fetch nothing, but keep polling to stay in the group.
                 if self._accepting:
@@ -395,7 +397,7 @@ class KafkaEventBus:
     def _accept_batch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         """Hand records to the dispatcher; ones it cannot take now are fetched again later."""
         for record in records:
-            if not self._accepting or self._free_slots() <= 0 or not self._dispatcher.owns(tp):
+            if not self._accepting or self._free_slots() <= 0 or not self._dispatcher.owns(tp) or tp in self._opening:
                 # Rewind so the record is fetched again: nothing is skipped and nothing is buffered here.
                 consumer.seek(tp, record.offset)
                 return
@@ -474,7 +476,17 @@ class KafkaEventBus:
         for tp in assigned:
             self._dispatcher.assign(tp)
         if self._outbox is not None:
-            await self._open_transactions(assigned)
+            # Until its producer has fenced the last owner and the offset is read again, a partition's
+            # records must not run: fetched ones are not accepted (and are fetched again after the seek).
+            self._opening = set(assigned)
+            if self._consumer is not None and assigned:
+                self._consumer.pause(*assigned)
+            try:
+                await self._open_transactions(assigned)
+            finally:
+                self._opening = set()
+                if self._consumer is not None and assigned:
+                    self._consumer.resume(*assigned)
             await self._outbox.discard_warm()
         self._joined = True
         self._rebalancing_since = None
