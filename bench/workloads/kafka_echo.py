@@ -16,7 +16,9 @@ service is being timed):
   before the service starts, so only the service limits the rate. The reply
   topic stamps records with the broker's append time (``LogAppendTime``);
   throughput is replies / (last reply's time - first reply's time). While the
-  service runs, this process only polls the reply topic's end offsets.
+  service runs, this process only polls the reply topic's end offsets; the
+  replies are read (``read_committed``, see ``ReplyTally``) once those say
+  enough may be there.
 - **Round trip at a fixed offered load** of 1,000 commands/s (open loop:
   commands are sent on schedule whether or not replies came back), after a
   one-second warm-up. A round trip runs from a command's scheduled send time
@@ -323,56 +325,76 @@ async def preproduce(topics: Topics, load: list[tuple[bytes, bytes]]) -> None:
         await producer.stop()
 
 
-async def reply_count(consumer: AIOKafkaConsumer, topic: str) -> int:
-    ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
-    return int(sum(ends.values()))
+def committed_reader(bootstrap: str) -> AIOKafkaConsumer:
+    """A reader that sees what a downstream ``read_committed`` consumer would: an exactly-once service's
+    replies only once their transaction committed, never its aborted ones (no effect on the others)."""
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
 
 
-async def reply_span(consumer: AIOKafkaConsumer, topic: str) -> tuple[int, int]:
-    """Broker append times of the first and the last reply on the topic."""
+@dataclass
+class ReplyTally:
+    """Committed replies read so far and the broker append times of the first and the last.
+
+    End offsets cannot count replies: a transactional producer's commit markers take offsets too (and an
+    aborted transaction's records stay in the log), so the records themselves are read, as a
+    ``read_committed`` reader. That reading happens only once the end offsets say enough may be there,
+    so while the service is being timed this process still only polls end offsets.
+    """
+
+    count: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    def add(self, timestamp_ms: int, timestamp_type: int, topic: str) -> None:
+        if timestamp_type != 1:
+            raise RuntimeError(f"{topic} does not stamp LogAppendTime; throughput would use client clocks")
+        self.count += 1
+        self.first_ms = timestamp_ms if self.first_ms is None else min(self.first_ms, timestamp_ms)
+        self.last_ms = timestamp_ms if self.last_ms is None else max(self.last_ms, timestamp_ms)
+
+
+async def drain(consumer: AIOKafkaConsumer, topic: str, tally: ReplyTally) -> None:
+    """Read every committed reply up to the topic's current last stable offset into ``tally``."""
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     ends = await consumer.end_offsets(partitions)
-    consumer.assign(partitions)
-    firsts: list[int] = []
-    lasts: list[int] = []
-    for tp in partitions:
-        if ends[tp] == 0:
-            continue
-        for offset, into in ((0, firsts), (ends[tp] - 1, lasts)):
-            consumer.seek(tp, offset)
-            batch = await consumer.getmany(tp, timeout_ms=10_000, max_records=1)
-            (record,) = batch[tp]
-            if record.timestamp_type != 1:
-                raise RuntimeError(f"{topic} does not stamp LogAppendTime; throughput would use client clocks")
-            into.append(record.timestamp)
-    return min(firsts), max(lasts)
+    behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+    while behind:
+        batches = await consumer.getmany(*behind, timeout_ms=1_000, max_records=10_000)
+        for records in batches.values():
+            for record in records:
+                tally.add(record.timestamp, record.timestamp_type, topic)
+        behind = [tp for tp in behind if await consumer.position(tp) < ends[tp]]
 
 
 async def sustained(topics: Topics, service: Service, count: int) -> dict[str, float]:
-    """Wait for ``count`` replies (bounded), then measure their rate from broker timestamps."""
+    """Wait for ``count`` committed replies (bounded), then measure their rate from broker timestamps."""
     deadline = time.monotonic() + count / 200 + 60
-    consumer = AIOKafkaConsumer(bootstrap_servers=topics.bootstrap, enable_auto_commit=False)
+    consumer = committed_reader(topics.bootstrap)
     await consumer.start()
+    partitions = [TopicPartition(topics.reply, p) for p in range(PARTITIONS)]
+    tally = ReplyTally()
     try:
-        replies = 0
-        while replies < count and time.monotonic() < deadline:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while tally.count < count and time.monotonic() < deadline:
             if not service.running():
                 raise RuntimeError(f"service exited while under load:\n{service.logs()}")
             await asyncio.sleep(0.25)
-            replies = await reply_count(consumer, topics.reply)
-        if replies < 2:
-            raise RuntimeError(f"only {replies} of {count} replies before the deadline:\n{service.logs()}")
-        first, last = await reply_span(consumer, topics.reply)
+            ends = await consumer.end_offsets(partitions)
+            if sum(ends.values()) >= count:
+                await drain(consumer, topics.reply, tally)
     finally:
         await consumer.stop()
-    return {"per_s": replies_per_second(replies, first, last), "replies": float(replies)}
+    if tally.count < 2 or tally.first_ms is None or tally.last_ms is None:
+        raise RuntimeError(f"only {tally.count} of {count} replies before the deadline:\n{service.logs()}")
+    return {"per_s": replies_per_second(tally.count, tally.first_ms, tally.last_ms), "replies": float(tally.count)}
 
 
 async def offered_load(topics: Topics, service: Service, seconds: float) -> dict[str, float]:
     """Round trips at ``OFFERED_PER_S`` for ``WARMUP_S + seconds``; only the part after the warm-up counts."""
     total = int((WARMUP_S + seconds) * OFFERED_PER_S)
     load = commands(total)
-    reader = AIOKafkaConsumer(bootstrap_servers=topics.bootstrap, enable_auto_commit=False)
+    reader = committed_reader(topics.bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap, acks="all", linger_ms=0)
     await reader.start()
     await producer.start()
