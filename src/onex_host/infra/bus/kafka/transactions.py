@@ -109,6 +109,14 @@ async def _send(producer: AIOKafkaProducer, output: Output) -> object:
     return await future
 
 
+def _needs_new_producer(error: BaseException) -> bool:
+    """A failure the producer cannot get over by aborting: a commit of unknown outcome, or a producer-state
+    error (``OutOfOrderSequenceNumber`` after a broker restart mid-transaction, ``UnknownProducerId``, ...).
+    aiokafka keeps such an error and raises it on every later send, so retrying with the same producer
+    would hold the partition for good."""
+    return isinstance(error, _OutcomeUnknownError) or classify(error) is ErrorClass.REPLACE_PRODUCER
+
+
 class PartitionFencedError(Exception):
     """Another host started this partition's transactional producer: it owns the partition now."""
 
@@ -354,7 +362,7 @@ class TransactionalOutbox:
                     "kafka transaction failed; its outputs are kept and committed again",
                     extra={"partition": f"{box.tp.topic}[{box.tp.partition}]", "error": repr(exc), "attempt": failures},
                 )
-                await self._settle(box, unknown=isinstance(exc, _OutcomeUnknownError))
+                await self._settle(box, restart=_needs_new_producer(exc))
                 if not await box.ownership.sleep(delay):
                     return
                 box.wake.set()
@@ -489,8 +497,9 @@ class TransactionalOutbox:
             self.on_fenced(f"transactional producer of {box.tp.topic}[{box.tp.partition}]", error)
         raise PartitionFencedError(str(box.tp)) from error
 
-    async def _settle(self, box: _PartitionOutbox, *, unknown: bool) -> None:
-        """After a failed transaction: abort it, or restart the producer when its state is unknown or broken.
+    async def _settle(self, box: _PartitionOutbox, *, restart: bool) -> None:
+        """After a failed transaction: abort it, or restart the producer when its state is unknown or broken
+        (``restart``, or an abort that fails).
 
         A restart completes or aborts the open transaction (the broker does it
         when the id starts again), so the committed offset read back afterwards
@@ -498,7 +507,7 @@ class TransactionalOutbox:
         """
         timeout = self._config.request_timeout_ms / 1000
         producer = box.producer
-        if not unknown:
+        if not restart:
             try:
                 await asyncio.wait_for(producer.abort_transaction(), timeout)
                 return

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    TopicAuthorizationFailedError,
+)
 
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.infra.bus.kafka.codec import InboundRecord
@@ -236,3 +241,28 @@ async def test_a_record_finishing_in_a_revokes_grace_period_is_committed_by_the_
     await h.outbox.close([TP], within=5)
     assert [offsets for _r, offsets in h.group.transactions] == [{TP: 1}]
     assert h.producers.built[0].stopped
+
+
+async def test_a_producer_left_in_a_broken_state_is_replaced_not_retried_forever() -> None:
+    """A broker restart mid-transaction can leave a producer whose every later send the broker rejects
+    (``OutOfOrderSequenceNumber``: the aiokafka client keeps that error for good). Aborting and retrying with
+    it never ends; it froze a partition in the broker-restart test on real Kafka. The producer is replaced
+    (its id started again, which aborts its open transaction) and the kept outputs commit through the new one."""
+    harnesses: list[Harness] = []
+
+    def broken_first_producer(_topic: str, _key: bytes | None, _value: bytes | None) -> BaseException | None:
+        return OutOfOrderSequenceNumber() if len(harnesses[0].producers.built) == 1 else None
+
+    h = Harness(broken_first_producer)
+    harnesses.append(h)
+    await h.open()
+    assert await h.run(0, command(payload={"i": 0}))
+    for _ in range(100):
+        if h.group.committed.get(TP) == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert h.group.committed.get(TP) == 1
+    assert len(h.producers.built) == 2
+    assert h.producers.built[0].stopped
+    assert h.topics() == [h.config.response_topic]
+    await h.outbox.close([TP], within=1)
