@@ -58,7 +58,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, ProducerFenced, TransactionalIdAuthorizationFailed
+from aiokafka.errors import InvalidProducerEpoch, KafkaError, ProducerFenced, TransactionalIdAuthorizationFailed
 
 from onex_host.infra.bus.kafka.clients import backoff_delay, new_producer, start_client, stop_within
 from onex_host.infra.bus.kafka.codec import DLQ_HEADER_PREFIX, DeadLetterRecord, InboundRecord
@@ -109,11 +109,18 @@ async def _send(producer: AIOKafkaProducer, output: Output) -> object:
     return await future
 
 
+_FENCED = (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed)
+"""Another host started this partition's transactional id (or it is no longer ours): stop, never restart it
+(a restart would fence the new owner in turn)."""
+
+
 def _needs_new_producer(error: BaseException) -> bool:
     """A failure the producer cannot get over by aborting: a commit of unknown outcome, or a producer-state
     error (``OutOfOrderSequenceNumber`` after a broker restart mid-transaction, ``UnknownProducerId``, ...).
     aiokafka keeps such an error and raises it on every later send, so retrying with the same producer
     would hold the partition for good."""
+    if isinstance(error, _FENCED):
+        return False
     return isinstance(error, _OutcomeUnknownError) or classify(error) is ErrorClass.REPLACE_PRODUCER
 
 
@@ -410,7 +417,7 @@ class TransactionalOutbox:
             )
             committing = True
             await asyncio.wait_for(producer.commit_transaction(), timeout)
-        except (ProducerFenced, TransactionalIdAuthorizationFailed) as exc:
+        except _FENCED as exc:
             self._fenced(box, exc)
         except TimeoutError as exc:
             self.aborted_transactions += 1
@@ -458,7 +465,7 @@ class TransactionalOutbox:
     def _fallbacks(self, entry: _Pending, output: Output, error: BaseException) -> list[Output]:
         """What replaces ``output`` after the broker refused it with ``error`` (see the module docstring)."""
         kind = classify(error)
-        if isinstance(error, ProducerFenced | TransactionalIdAuthorizationFailed):
+        if isinstance(error, _FENCED):
             raise error
         if kind in {ErrorClass.RETRY, ErrorClass.REPLACE_PRODUCER}:
             raise error  # not final: the transaction is aborted and tried again
@@ -512,7 +519,7 @@ class TransactionalOutbox:
                 await asyncio.wait_for(producer.abort_transaction(), timeout)
                 return
             except Exception as exc:
-                if isinstance(exc, ProducerFenced | TransactionalIdAuthorizationFailed):
+                if isinstance(exc, _FENCED):
                     with contextlib.suppress(PartitionFencedError):
                         self._fenced(box, exc)
                     return

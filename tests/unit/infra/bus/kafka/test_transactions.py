@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import (
+    InvalidProducerEpoch,
     KafkaConnectionError,
     MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
@@ -265,4 +266,18 @@ async def test_a_producer_left_in_a_broken_state_is_replaced_not_retried_forever
     assert len(h.producers.built) == 2
     assert h.producers.built[0].stopped
     assert h.topics() == [h.config.response_topic]
+    await h.outbox.close([TP], within=1)
+
+
+async def test_an_epoch_error_on_a_send_is_a_fence_and_the_producer_is_not_started_again() -> None:
+    """``InvalidProducerEpoch`` means a newer producer has this transactional id: another host owns the
+    partition. Restarting the producer, as for a broken one, would fence that owner in turn."""
+    h = Harness(lambda _topic, _key, _value: InvalidProducerEpoch())
+    await h.open()
+    assert await h.run(0, command(payload={"i": 0}))
+    await h.settle()
+    assert h.fenced
+    assert not h.ownership.owned
+    assert len(h.producers.built) == 1
+    assert h.group.committed.get(TP) is None
     await h.outbox.close([TP], within=1)
