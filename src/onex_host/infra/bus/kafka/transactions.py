@@ -43,7 +43,11 @@ Failures, and what they mean for the records of the transaction:
   retries the same outputs later; an outcome the host cannot know (a commit
   that timed out) is settled by restarting the producer, which completes or
   aborts the open transaction, and reading the committed offset back.
-* ``ProducerFenced`` means another host owns the partition now: its work
+* A producer-state error (``OutOfOrderSequenceNumber`` after a broker
+  restart mid-transaction, ``UnknownProducerId``) cannot be aborted away:
+  aiokafka raises it on every later send. The producer is restarted, as for
+  an unknown outcome.
+* ``ProducerFenced`` (or ``InvalidProducerEpoch``) means another host owns the partition now: its work
   here is dropped, uncommitted, and the partition's ownership token is lost,
   so nothing more runs for it.
 """
