@@ -353,12 +353,13 @@ class ReplyTally:
         self.last_ms = timestamp_ms if self.last_ms is None else max(self.last_ms, timestamp_ms)
 
 
-async def drain(consumer: AIOKafkaConsumer, topic: str, tally: ReplyTally) -> None:
-    """Read every committed reply up to the topic's current last stable offset into ``tally``."""
+async def drain(consumer: AIOKafkaConsumer, topic: str, tally: ReplyTally, deadline: float) -> None:
+    """Read every committed reply up to the topic's current last stable offset into ``tally``, until
+    ``deadline`` (``time.monotonic()``) at the latest: a broker that stops answering ends the wait."""
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     ends = await consumer.end_offsets(partitions)
     behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
-    while behind:
+    while behind and time.monotonic() < deadline:
         batches = await consumer.getmany(*behind, timeout_ms=1_000, max_records=10_000)
         for records in batches.values():
             for record in records:
@@ -382,7 +383,7 @@ async def sustained(topics: Topics, service: Service, count: int) -> dict[str, f
             await asyncio.sleep(0.25)
             ends = await consumer.end_offsets(partitions)
             if sum(ends.values()) >= count:
-                await drain(consumer, topics.reply, tally)
+                await drain(consumer, topics.reply, tally, deadline)
     finally:
         await consumer.stop()
     if tally.count < 2 or tally.first_ms is None or tally.last_ms is None:

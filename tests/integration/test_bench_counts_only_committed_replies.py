@@ -9,6 +9,8 @@ find the last reply's timestamp.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from bench.workloads.kafka_echo import PARTITIONS, ReplyTally, committed_reader, drain
@@ -46,7 +48,7 @@ async def test_markers_and_aborted_records_are_not_counted_as_replies(kafka_serv
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
         tally = ReplyTally()
-        await drain(reader, topic, tally)
+        await drain(reader, topic, tally, deadline=time.monotonic() + 60)
     finally:
         await reader.stop()
 
