@@ -122,9 +122,8 @@ def _needs_new_producer(error: BaseException) -> bool:
     """A failure the producer cannot get over by aborting: a commit of unknown outcome, or a producer-state
     error (``OutOfOrderSequenceNumber`` after a broker restart mid-transaction, ``UnknownProducerId``, ...).
     aiokafka keeps such an error and raises it on every later send, so retrying with the same producer
-    would hold the partition for good."""
-    if isinstance(error, _FENCED):
-        return False
+    would hold the partition for good. A fence (``_FENCED``, also a producer-state error to ``classify``)
+    never gets here: ``_commit_ready`` turns it into ``PartitionFencedError`` and the partition stops."""
     return isinstance(error, _OutcomeUnknownError) or classify(error) is ErrorClass.REPLACE_PRODUCER
 
 
