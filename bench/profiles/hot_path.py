@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import statistics
 import tempfile
 import time
@@ -34,6 +33,7 @@ from onex_host.core import EnumHandlerType, ModelOnexEnvelope
 from onex_host.core.file_registry import load_host
 from onex_host.infra.bus.kafka.bus import KafkaEventBus
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
+from onex_host.infra.heap import settle_after_startup
 from onex_host.infra.process import RuntimeHostProcess
 
 PAYLOAD = {"data": "x" * 1024}
@@ -186,7 +186,7 @@ async def measure(count: int, ack_s: float, keys: int | None, workdir: Path) -> 
         build_producer=lambda: producer,  # type: ignore[return-value]
     )
     await process.runtime.initialize()
-    gc.collect()
+    settle_after_startup()  # as ``onex-host run`` does once serving (``onex_host.infra.heap``)
     started, cpu = time.perf_counter(), time.process_time()
     await bus.start(process.handle_envelope)
     await asyncio.wait_for(producer.done.wait(), 600)

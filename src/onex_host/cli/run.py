@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from onex_host.cli._common import EXIT_FAILED, EXIT_OK, CliError, port_number, resolve_contract
 from onex_host.core.file_registry import load_host
+from onex_host.infra.heap import settle_after_startup
 from onex_host.infra.http_api import EndpointOverrides
 from onex_host.infra.logging_setup import configure_logging
 from onex_host.infra.process import RuntimeHostProcess
@@ -65,7 +66,7 @@ def execute(args: argparse.Namespace) -> int:
         standby=standby,
     )
     try:
-        asyncio.run(process.run())
+        asyncio.run(process.run(on_started=settle_after_startup))
     except OSError as exc:
         raise CliError(str(exc), EXIT_FAILED) from None
     return EXIT_OK

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,13 +252,19 @@ class RuntimeHostProcess:
         self.tracing.shutdown()
         logger.info("runtime host stopped")
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT (or ``request_stop``), then drain and stop."""
+    async def run(self, on_started: Callable[[], None] | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``request_stop``), then drain and stop.
+
+        ``on_started`` runs once the host is serving: the CLI settles the heap there (``heap``), which a
+        test process that runs hosts in-process must not have done to it.
+        """
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         try:
             await self.start()
+            if on_started is not None:
+                on_started()
             await self._stop_requested.wait()
         finally:
             await self.stop()

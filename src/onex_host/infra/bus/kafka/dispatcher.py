@@ -262,6 +262,9 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
 
     def _close_lane(self, work: _PartitionWork[ItemT], lane_key: Hashable, lane: _Lane[ItemT]) -> None:
         """Release the slots of records that never started or were abandoned: the next owner runs them."""
+        # The lane, its task and the task's context (``_running_lane``) form a cycle: broken here, every
+        # record's objects go with its reference count instead of piling up for the cyclic collector.
+        lane.task = None
         if lane.queue:
             self._end_head(lane)  # the head may have been handed off already
             for _ in range(len(lane.queue) - 1):
