@@ -60,6 +60,7 @@ from onex_host.infra import tracing
 from onex_host.infra.bus.kafka.clients import new_producer, retry_after_failure, start_client, stop_within
 from onex_host.infra.bus.kafka.codec import DLQ_HEADER_PREFIX, DeadLetterRecord, InboundRecord
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
+from onex_host.infra.bus.kafka.deadlines import CoarseDeadlines
 from onex_host.infra.bus.kafka.dispatcher import Ownership, handed_off
 from onex_host.infra.bus.kafka.outcome import DeliveryFailure, PublishReply
 
@@ -185,6 +186,8 @@ class KafkaSender:
         self._send_timeout = 2 * config.request_timeout_ms / 1000 + 5
         """Past aiokafka's own bounds (metadata wait, then delivery, each ``request_timeout_ms``): a send that
         has not ended by then never will; it is retried (at-least-once: the broker may hold a duplicate)."""
+        self._send_deadlines = CoarseDeadlines(self._send_timeout)
+        """One timer for every send in flight, not one per send (``deadlines``)."""
 
     async def start(self) -> None:
         """Connect the producer; raises ``KafkaUnavailableError`` after ``startup_timeout_seconds``."""
@@ -243,12 +246,19 @@ class KafkaSender:
 
         async def send_once() -> None:
             producer = await self._ensure_producer()
+            # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
+            wait = self._send_deadlines.enter()
             try:
-                # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
-                async with asyncio.timeout(self._send_timeout):
+                try:
                     acknowledged = await producer.send(topic, value=value, key=key, headers=headers)
                     handed_off()  # the producer holds it now: the operation slot is free (see ``dispatcher``)
                     await acknowledged
+                except asyncio.CancelledError:
+                    if self._send_deadlines.overran(wait):
+                        raise TimeoutError("the send outlasted its bound") from None
+                    raise
+                finally:
+                    self._send_deadlines.leave(wait)
             except Exception as exc:
                 if classify(exc) is ErrorClass.REPLACE_PRODUCER:
                     await self._replace_producer(producer)

@@ -29,12 +29,13 @@ from aiokafka.errors import (
 from onex_host.core.enums import EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.infra.bus.kafka.codec import DeadLetterReason, InboundRecord, dead_letter
+from onex_host.infra.bus.kafka.deadlines import CoarseDeadlines
 from onex_host.infra.bus.kafka.dispatcher import Ownership
 from onex_host.infra.bus.kafka.outcome import PublishReply
 from onex_host.infra.bus.kafka.sender import DELIVERED, HEADER_VALUE_DROPPED, KafkaSender, SendFailure
 from tests.support.builders.factories import command
 from tests.support.builders.kafka_bus import bus_config
-from tests.support.doubles.kafka_doubles import Producers, failing, too_large_when
+from tests.support.doubles.kafka_doubles import Producers, ScriptedProducer, failing, too_large_when
 
 
 def sender(producers: Producers, **overrides: Any) -> KafkaSender:
@@ -206,3 +207,27 @@ async def test_a_dead_letter_whose_own_headers_are_too_large_keeps_only_the_host
     assert (key, value) == (None, None)
     assert "caller" not in dict(headers)
     assert dict(headers)["onex.dlq.reason"] == b"not_json"
+
+
+async def test_a_send_whose_acknowledgement_never_comes_is_bounded_and_sent_again() -> None:
+    """A send racing the replacement of its producer can wait forever on a closed client: it is bounded."""
+
+    class FirstAcknowledgementLost(ScriptedProducer):
+        lost: list[asyncio.Future[None]] = []
+
+        async def send(
+            self, topic: str, *, value: bytes | None, key: bytes | None, headers: Any = None
+        ) -> asyncio.Future[None]:
+            if not self.lost:
+                self.lost.append(asyncio.get_running_loop().create_future())
+                return self.lost[0]
+            return await super().send(topic, value=value, key=key, headers=headers)
+
+    producer = FirstAcknowledgementLost(lambda _t, _k, _v: None)
+    delivering = KafkaSender(bus_config("127.0.0.1:1", "t.sender"), build_producer=lambda: producer)  # type: ignore[arg-type,return-value]
+    delivering._send_deadlines = CoarseDeadlines(0.05, resolution=0.01)
+    async with asyncio.timeout(10):
+        result = await delivering.send_reply(publish(), Ownership())
+    assert result == DELIVERED
+    assert producer.lost[0].cancelled()
+    assert [topic for topic, *_ in producer.sent] == ["replies"]
