@@ -76,6 +76,10 @@ class Ownership:
         return self.owned
 
 
+REFILL_WAIT_SECONDS = 0.005
+"""How long a saturated consume loop waits for a batch worth of free slots before it takes any (see
+``KeyedDispatcher.wait_for_free_slot``): on the order of a reply's acknowledgement."""
+
 ProcessFn = Callable[[ItemT, Ownership], Awaitable[bool]]
 """Processes one record; ``True`` when done (reply published or dead-lettered), ``False`` when
 abandoned because ownership was lost. Must not raise: a raise is a bug, reported to ``on_bug``,
@@ -131,6 +135,10 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         self._partitions: dict[PartitionT, _PartitionWork[ItemT]] = {}
         self._accepted = 0
         self._slot_freed = asyncio.Event()
+        """Set when ``free_slots`` reaches ``_wake_at``: what the waiting consume loop waits for."""
+        self._wake_at = 1
+        self.refill = max(1, capacity // 4)
+        """Free slots a saturated consume loop waits for (up to ``REFILL_WAIT_SECONDS``) before it fetches."""
         self._idle = asyncio.Event()
         self._idle.set()
         self.on_finished: Callable[[PartitionT], None] | None = None
@@ -156,13 +164,27 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         return min(self.capacity - self._accepted, unacknowledged_room)
 
     async def wait_for_free_slot(self, within: float) -> bool:
+        """Wait up to ``within`` for room; ``True`` when there is some.
+
+        A saturated consumer woken for every freed slot fetched one record per
+        poll, and a poll costs about what processing a record does. So the wait
+        first holds out up to ``REFILL_WAIT_SECONDS`` for ``refill`` free slots
+        (one poll then takes a batch), then takes any free slot: records stuck
+        in slow handlers cannot hold the rest back by more than that.
+        """
         if self.free_slots > 0:
             return True
-        self._slot_freed.clear()
-        # ``timeout``, not ``wait_for``: no task per wait on the saturated consume loop's path.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                await self._slot_freed.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        for wake_at, until in ((self.refill, min(deadline, loop.time() + REFILL_WAIT_SECONDS)), (1, deadline)):
+            if self.free_slots >= wake_at:
+                return True
+            self._wake_at = wake_at
+            self._slot_freed.clear()
+            # ``timeout_at``, not ``wait_for``: no task per wait on the saturated consume loop's path.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(until):
+                    await self._slot_freed.wait()
         return self.free_slots > 0
 
     def _take_slot(self) -> None:
@@ -178,7 +200,8 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         self._freed()
 
     def _freed(self) -> None:
-        self._slot_freed.set()
+        if self.free_slots >= self._wake_at:
+            self._slot_freed.set()
         if self._accepted == 0 and self._unacknowledged == 0:
             self._idle.set()
 

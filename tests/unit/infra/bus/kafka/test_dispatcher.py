@@ -352,3 +352,61 @@ async def test_a_finished_lane_leaves_no_reference_cycle_for_the_collector() -> 
         assert (lane(), task()) == (None, None)
     finally:
         gc.enable()
+
+
+class Gated:
+    """Each record runs until its own gate opens."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+
+    async def __call__(self, item: str, ownership: Ownership) -> bool:
+        await self.gates.setdefault(item, asyncio.Event()).wait()
+        return True
+
+    def open(self, item: str) -> None:
+        self.gates.setdefault(item, asyncio.Event()).set()
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_saturated_wait_wakes_for_a_batch_of_free_slots_not_for_each_one() -> None:
+    """Woken for every freed slot, the consume loop fetched one record per poll."""
+    gated = Gated()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(8, gated)
+    dispatcher.assign(0)
+    for offset in range(8):
+        dispatcher.submit(0, None, offset, str(offset))
+    assert dispatcher.refill == 2
+    waiting = asyncio.create_task(dispatcher.wait_for_free_slot(5))
+    await settle()
+    gated.open("0")
+    await settle()
+    assert not waiting.done()  # one slot: still waiting for the refill mark (or its short wait)
+    gated.open("1")
+    await settle()
+    assert waiting.done() and waiting.result()
+    assert dispatcher.free_slots == 2
+    for offset in range(2, 8):
+        gated.open(str(offset))
+    assert await dispatcher.drain(5)
+
+
+async def test_records_stuck_in_slow_handlers_do_not_hold_back_the_one_free_slot() -> None:
+    gated = Gated()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(8, gated)
+    dispatcher.assign(0)
+    for offset in range(8):
+        dispatcher.submit(0, None, offset, str(offset))
+    waiting = asyncio.create_task(dispatcher.wait_for_free_slot(5))
+    await settle()
+    gated.open("0")  # the other seven never finish while the loop waits
+    async with asyncio.timeout(4):  # far below ``within``: the refill wait gave up and took the one slot
+        assert await waiting
+    assert dispatcher.free_slots == 1
+    for offset in range(1, 8):
+        gated.open(str(offset))
+    assert await dispatcher.drain(5)
