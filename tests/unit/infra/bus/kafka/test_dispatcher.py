@@ -368,11 +368,6 @@ class Gated:
         self.gates.setdefault(item, asyncio.Event()).set()
 
 
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 async def test_a_saturated_wait_wakes_for_a_batch_of_free_slots_not_for_each_one() -> None:
     """Woken for every freed slot, the consume loop fetched one record per poll."""
     gated = Gated()
@@ -388,7 +383,8 @@ async def test_a_saturated_wait_wakes_for_a_batch_of_free_slots_not_for_each_one
     assert not waiting.done()  # one slot: still waiting for the refill mark (or its short wait)
     gated.open("1")
     await settle()
-    assert waiting.done() and waiting.result()
+    assert waiting.done()
+    assert waiting.result()
     assert dispatcher.free_slots == 2
     for offset in range(2, 8):
         gated.open(str(offset))
