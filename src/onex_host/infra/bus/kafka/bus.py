@@ -35,7 +35,9 @@ The consume loop never runs a handler: it polls, hands records to the
 dispatcher and returns to polling, so a slow handler cannot push the consumer
 past ``max_poll_interval_ms``. When the dispatcher is full the loop pauses
 every assigned partition and keeps polling (an empty poll keeps the group
-membership alive) until a slot frees.
+membership alive) until slots free: a quarter of them, or any after a few
+milliseconds (``KeyedDispatcher.wait_for_free_slot``), so a saturated host
+fetches in batches instead of one record per poll.
 """
 
 from __future__ import annotations
