@@ -398,11 +398,16 @@ class KafkaEventBus:
 
     def _accept_batch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         """Hand records to the dispatcher; ones it cannot take now are fetched again later."""
+        if not records:
+            return
+        # Checked once per batch: nothing below awaits, and each submit takes exactly one slot.
+        room = self._free_slots() if self._accepting and self._dispatcher.owns(tp) and tp not in self._opening else 0
         for record in records:
-            if not self._accepting or self._free_slots() <= 0 or not self._dispatcher.owns(tp) or tp in self._opening:
+            if room <= 0:
                 # Rewind so the record is fetched again: nothing is skipped and nothing is buffered here.
                 consumer.seek(tp, record.offset)
                 return
+            room -= 1
             inbound = InboundRecord(
                 topic=record.topic,
                 partition=record.partition,

@@ -236,43 +236,13 @@ class KafkaSender:
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers, ownership: Ownership
     ) -> SendResult:
         """Produce until acknowledged by all in-sync replicas, or until ownership is lost."""
-
-        async def sleep_while_owned(seconds: float) -> None:
-            if not await ownership.sleep(seconds):
-                raise _OwnershipLostError
-
-        def log_retry(error: BaseException | None) -> None:
-            logger.warning("kafka produce failed; retrying", extra={"topic": topic, "error": repr(error)})
-
-        async def send_once() -> None:
-            producer = await self._ensure_producer()
-            # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
-            wait = self._send_deadlines.enter()
-            try:
-                try:
-                    acknowledged = await producer.send(topic, value=value, key=key, headers=headers)
-                    handed_off()  # the producer holds it now: the operation slot is free (see ``dispatcher``)
-                    await acknowledged
-                except asyncio.CancelledError:
-                    if self._send_deadlines.overran(wait):
-                        raise TimeoutError("the send outlasted its bound") from None
-                    raise
-                finally:
-                    self._send_deadlines.leave(wait)
-            except Exception as exc:
-                if classify(exc) is ErrorClass.REPLACE_PRODUCER:
-                    await self._replace_producer(producer)
-                raise
-
         try:
             try:
-                await send_once()
+                await self._send_once(topic, key, value, headers)
             except Exception as exc:
                 if not _worth_retrying(exc):
                     raise
-                await retry_after_failure(
-                    send_once, exc, worth_retrying=_worth_retrying, log=log_retry, sleep=sleep_while_owned
-                )
+                await self._retry(exc, topic, key, value, headers, ownership)
         except _OwnershipLostError:
             return SendResult(SendFailure.OWNERSHIP_LOST)
         except Exception as exc:
@@ -283,6 +253,51 @@ class KafkaSender:
                 return SendResult(SendFailure.TOPIC_REFUSED, exc)
             return SendResult(SendFailure.UNEXPECTED, exc)
         return DELIVERED
+
+    async def _send_once(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        producer = await self._ensure_producer()
+        # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
+        wait = self._send_deadlines.enter()
+        try:
+            try:
+                acknowledged = await producer.send(topic, value=value, key=key, headers=headers)
+                handed_off()  # the producer holds it now: the operation slot is free (see ``dispatcher``)
+                await acknowledged
+            except asyncio.CancelledError:
+                if self._send_deadlines.overran(wait):
+                    raise TimeoutError("the send outlasted its bound") from None
+                raise
+            finally:
+                self._send_deadlines.leave(wait)
+        except Exception as exc:
+            if classify(exc) is ErrorClass.REPLACE_PRODUCER:
+                await self._replace_producer(producer)
+            raise
+
+    async def _retry(
+        self,
+        first: BaseException,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        ownership: Ownership,
+    ) -> None:
+        """After a first failure worth retrying: the retry loop (its closures exist only on this slow path)."""
+
+        async def sleep_while_owned(seconds: float) -> None:
+            if not await ownership.sleep(seconds):
+                raise _OwnershipLostError
+
+        def log_retry(error: BaseException | None) -> None:
+            logger.warning("kafka produce failed; retrying", extra={"topic": topic, "error": repr(error)})
+
+        async def send_once() -> None:
+            await self._send_once(topic, key, value, headers)
+
+        await retry_after_failure(
+            send_once, first, worth_retrying=_worth_retrying, log=log_retry, sleep=sleep_while_owned
+        )
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         producer = self._producer
