@@ -398,8 +398,6 @@ class KafkaEventBus:
 
     def _accept_batch(self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         """Hand records to the dispatcher; ones it cannot take now are fetched again later."""
-        if not records:
-            return
         # Checked once per batch: nothing below awaits, and each submit takes exactly one slot.
         room = self._free_slots() if self._accepting and self._dispatcher.owns(tp) and tp not in self._opening else 0
         for record in records:

@@ -10,7 +10,7 @@ that in practice never fires.
 
 ``CoarseDeadlines`` keeps the waits in progress in a set and checks them
 with one timer every ``resolution`` seconds, armed only while a wait is in
-progress. A wait that overran is cancelled the way ``asyncio.timeout``
+progress; ``bounded`` costs one coroutine and a set insert. A wait that overran is cancelled the way ``asyncio.timeout``
 cancels it, and its block raises ``TimeoutError``; one cancelled from
 outside still raises ``CancelledError``. The bound is therefore between
 ``seconds`` and ``seconds + resolution``: meant for bounds of tens of
@@ -20,23 +20,14 @@ seconds, not for latency.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class CoarseDeadlines:
-    """Bounds waits to ``seconds`` (plus up to ``resolution``); plain calls, no context manager to await.
-
-    Use::
-
-        wait = deadlines.enter()
-        try:
-            await something()
-        except asyncio.CancelledError:
-            if deadlines.overran(wait):
-                raise TimeoutError from None
-            raise
-        finally:
-            deadlines.leave(wait)
-    """
+    """Bounds waits to ``seconds`` (plus up to ``resolution``): ``await deadlines.bounded(something())``."""
 
     def __init__(self, seconds: float, resolution: float = 1.0) -> None:
         if seconds <= 0 or resolution <= 0:
@@ -50,24 +41,28 @@ class CoarseDeadlines:
     def in_progress(self) -> int:
         return len(self._waits)
 
-    def enter(self) -> Wait:
-        """Start bounding the current task's wait."""
+    async def bounded(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``; ``TimeoutError`` if it outlasts the bound (it is cancelled then)."""
+        wait = self._enter()
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if wait.expired and wait.task.uncancel() <= wait.cancelling:
+                raise TimeoutError(f"outlasted its bound of {self.seconds:g} s") from None
+            raise
+        finally:
+            self._waits.discard(wait)
+
+    def _enter(self) -> Wait:
         task = asyncio.current_task()
         if task is None:
-            raise RuntimeError("CoarseDeadlines.enter() must be called inside a task")
+            raise RuntimeError("CoarseDeadlines.bounded() must be awaited inside a task")
         loop = asyncio.get_running_loop()
         wait = Wait(task, loop.time() + self.seconds)
         self._waits.add(wait)
         if self._timer is None:
             self._timer = loop.call_later(self.resolution, self._sweep)
         return wait
-
-    def overran(self, wait: Wait) -> bool:
-        """For a ``CancelledError`` in the wait: ``True`` when the deadline caused it (then raise ``TimeoutError``)."""
-        return wait.expired and wait.task.uncancel() <= wait.cancelling
-
-    def leave(self, wait: Wait) -> None:
-        self._waits.discard(wait)
 
     def _sweep(self) -> None:
         self._timer = None

@@ -174,9 +174,9 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         """
         if self.free_slots > 0:
             return True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        for wake_at, until in ((self.refill, min(deadline, loop.time() + REFILL_WAIT_SECONDS)), (1, deadline)):
+        now = asyncio.get_running_loop().time()
+        deadline = now + within
+        for wake_at, until in ((self.refill, min(deadline, now + REFILL_WAIT_SECONDS)), (1, deadline)):
             if self.free_slots >= wake_at:
                 return True
             self._wake_at = wake_at

@@ -166,6 +166,15 @@ def too_large_reply_record(publish: PublishReply, size: int) -> tuple[str, bytes
     return publish.topic, str(publish.reply.correlation_id).encode(), too_large.to_wire(), headers
 
 
+async def _hand_over(
+    producer: AIOKafkaProducer, topic: str, key: bytes | None, value: bytes | None, headers: Headers
+) -> None:
+    """Produce once and wait for the acknowledgement, freeing the operation slot as soon as the producer has it."""
+    acknowledged = await producer.send(topic, value=value, key=key, headers=headers)
+    handed_off()  # the producer holds it now: the operation slot is free (see ``dispatcher``)
+    await acknowledged
+
+
 def _worth_retrying(error: BaseException) -> bool:
     return classify(error) in {ErrorClass.RETRY, ErrorClass.REPLACE_PRODUCER}
 
@@ -256,19 +265,9 @@ class KafkaSender:
 
     async def _send_once(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         producer = await self._ensure_producer()
-        # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
-        wait = self._send_deadlines.enter()
         try:
-            try:
-                acknowledged = await producer.send(topic, value=value, key=key, headers=headers)
-                handed_off()  # the producer holds it now: the operation slot is free (see ``dispatcher``)
-                await acknowledged
-            except asyncio.CancelledError:
-                if self._send_deadlines.overran(wait):
-                    raise TimeoutError("the send outlasted its bound") from None
-                raise
-            finally:
-                self._send_deadlines.leave(wait)
+            # Bounded: a send racing the replacement of its producer can wait forever on a closed client.
+            await self._send_deadlines.bounded(_hand_over(producer, topic, key, value, headers))
         except Exception as exc:
             if classify(exc) is ErrorClass.REPLACE_PRODUCER:
                 await self._replace_producer(producer)

@@ -9,23 +9,11 @@ import pytest
 from onex_host.infra.bus.kafka.deadlines import CoarseDeadlines
 
 
-async def bounded(deadlines: CoarseDeadlines, waiting: asyncio.Future[None]) -> None:
-    wait = deadlines.enter()
-    try:
-        await waiting
-    except asyncio.CancelledError:
-        if deadlines.overran(wait):
-            raise TimeoutError from None
-        raise
-    finally:
-        deadlines.leave(wait)
-
-
 async def test_a_wait_past_its_deadline_raises_timeout_error_and_cancels_what_it_awaited() -> None:
     deadlines = CoarseDeadlines(0.02, resolution=0.01)
     never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     with pytest.raises(TimeoutError):
-        await bounded(deadlines, never)
+        await deadlines.bounded(never)
     assert never.cancelled()
     assert deadlines.in_progress == 0
 
@@ -35,7 +23,7 @@ async def test_waits_that_end_in_time_are_untouched_and_leave_no_timer_behind() 
     for _ in range(100):
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
-        await bounded(deadlines, done)
+        await deadlines.bounded(done)
     assert deadlines.in_progress == 0
     await asyncio.sleep(0.03)  # the armed sweep runs once, finds nothing and is not armed again
     assert deadlines._timer is None
@@ -44,7 +32,7 @@ async def test_waits_that_end_in_time_are_untouched_and_leave_no_timer_behind() 
 async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
     deadlines = CoarseDeadlines(60, resolution=0.01)
     never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(bounded(deadlines, never))
+    task = asyncio.create_task(deadlines.bounded(never))
     await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -55,7 +43,7 @@ async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
 async def test_an_outside_cancellation_racing_the_deadline_is_not_swallowed_as_a_timeout() -> None:
     deadlines = CoarseDeadlines(0.02, resolution=0.01)
     never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(bounded(deadlines, never))
+    task = asyncio.create_task(deadlines.bounded(never))
     await asyncio.sleep(0)
     (wait,) = deadlines._waits
     deadlines._sweep_at(wait.deadline)  # the deadline fires ...
@@ -69,7 +57,7 @@ async def test_only_the_overrun_wait_of_many_is_cancelled() -> None:
     loop = asyncio.get_running_loop()
     stuck: asyncio.Future[None] = loop.create_future()
     quick = [loop.create_future() for _ in range(5)]
-    tasks = [asyncio.create_task(bounded(deadlines, future)) for future in [stuck, *quick]]
+    tasks = [asyncio.create_task(deadlines.bounded(future)) for future in [stuck, *quick]]
     await asyncio.sleep(0)
     for future in quick:
         future.set_result(None)

@@ -368,13 +368,19 @@ class Gated:
         self.gates.setdefault(item, asyncio.Event()).set()
 
 
-async def test_a_saturated_wait_wakes_for_a_batch_of_free_slots_not_for_each_one() -> None:
-    """Woken for every freed slot, the consume loop fetched one record per poll."""
+def saturated() -> tuple[Gated, KeyedDispatcher[int, str]]:
+    """Eight slots, eight unkeyed records each held by its gate."""
     gated = Gated()
     dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(8, gated)
     dispatcher.assign(0)
     for offset in range(8):
         dispatcher.submit(0, None, offset, str(offset))
+    return gated, dispatcher
+
+
+async def test_a_saturated_wait_wakes_for_a_batch_of_free_slots_not_for_each_one() -> None:
+    """Woken for every freed slot, the consume loop fetched one record per poll."""
+    gated, dispatcher = saturated()
     assert dispatcher.refill == 2
     waiting = asyncio.create_task(dispatcher.wait_for_free_slot(5))
     await settle()
@@ -392,11 +398,7 @@ async def test_a_saturated_wait_wakes_for_a_batch_of_free_slots_not_for_each_one
 
 
 async def test_records_stuck_in_slow_handlers_do_not_hold_back_the_one_free_slot() -> None:
-    gated = Gated()
-    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(8, gated)
-    dispatcher.assign(0)
-    for offset in range(8):
-        dispatcher.submit(0, None, offset, str(offset))
+    gated, dispatcher = saturated()
     waiting = asyncio.create_task(dispatcher.wait_for_free_slot(5))
     await settle()
     gated.open("0")  # the other seven never finish while the loop waits
