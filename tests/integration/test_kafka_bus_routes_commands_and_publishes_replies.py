@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from onex_host.infra.bus.kafka import KafkaEventBus
 from onex_host.infra.metrics import HostMetrics
@@ -36,6 +37,11 @@ async def test_commands_are_routed_by_target_node_across_several_nodes(kafka_ser
             assert reply.source_node == request.target_node
             assert reply.payload == request.payload
         assert {r.key for r in replies.records} == {str(r.correlation_id).encode() for r in requests}
+        # Where any Kafka client's default partitioner puts the key (the host's own murmur2 must agree).
+        partitions = [0, 1, 2]
+        assert [r.partition for r in replies.records] == [
+            DefaultPartitioner()(r.key, partitions, partitions) for r in replies.records
+        ]
     finally:
         await bus.stop(timeout_seconds=10)
         await runtime.shutdown()
