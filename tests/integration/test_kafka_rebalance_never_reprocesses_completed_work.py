@@ -18,7 +18,9 @@ from tests.support.provisioning.endpoints import KafkaEndpoint
 
 pytestmark = pytest.mark.kafka
 
-COMMANDS = 240
+BATCH = 20
+BATCH_INTERVAL_S = 0.05  # 400 commands/s: about what one host runs of 20 ms sleeps at 8 in flight
+MAX_COMMANDS = 4_000
 
 
 class RunLog:
@@ -44,19 +46,34 @@ async def test_rebalance_mid_stream_answers_everything_and_reruns_nothing(kafka_
     log = RunLog(runtime)
     first = KafkaEventBus(config, max_concurrent=8, metrics=HostMetrics())
     second = KafkaEventBus(config, max_concurrent=8, metrics=HostMetrics())
-    requests = [command(operation="sleep", payload={"seconds": 0.02, "echo": {"i": i}}) for i in range(COMMANDS)]
+    requests: list[ModelOnexEnvelope] = []
+
+    async def stream(producer: CommandProducer) -> None:
+        """Commands keep coming until the second host has run one of them: the rebalance happens mid-stream
+        however long the join takes (a fixed batch could all be done by the first host before it ends)."""
+        while log.by_host["second"] == 0 and len(requests) < MAX_COMMANDS:
+            batch = [
+                command(operation="sleep", payload={"seconds": 0.02, "echo": {"i": len(requests) + i}})
+                for i in range(BATCH)
+            ]
+            requests.extend(batch)
+            await producer.send_many(batch)
+            await asyncio.sleep(BATCH_INTERVAL_S)
+
+    streaming: asyncio.Task[None] | None = None
     try:
         await first.start(log.callback("first"))
         async with (
             reading(bootstrap, config.reply_topic) as replies,
             CommandProducer(bootstrap, config.command_topic) as producer,
         ):
-            await producer.send_many(requests)
+            streaming = asyncio.create_task(stream(producer))
             async with asyncio.timeout(30):
-                while len(replies.records) < COMMANDS // 4:
+                while len(replies.records) < 3 * BATCH:
                     await asyncio.sleep(0.02)
             # Work is in flight on all six partitions when the second host joins.
             await second.start(log.callback("second"))
+            await asyncio.wait_for(streaming, 60)
             counts = await replies.wait_for_correlations({r.correlation_id for r in requests}, timeout=60)
             await asyncio.sleep(1)  # let any late duplicate show up
             counts = replies.correlation_counts()
@@ -69,5 +86,7 @@ async def test_rebalance_mid_stream_answers_everything_and_reruns_nothing(kafka_
         assert first.health().details["assigned_partitions"]
         assert second.health().details["assigned_partitions"]
     finally:
+        if streaming is not None:
+            streaming.cancel()
         await asyncio.gather(first.stop(timeout_seconds=10), second.stop(timeout_seconds=10))
         await runtime.shutdown()
