@@ -16,10 +16,11 @@ does not depend on it; the hypothesis test is what keeps this one honest.
 
 from __future__ import annotations
 
-import random
 import struct
 from collections.abc import Sequence
 from functools import lru_cache
+
+from aiokafka.partitioner import DefaultPartitioner
 
 _SEED = 0x9747B28C
 _M = 0x5BD1E995
@@ -47,17 +48,17 @@ def murmur2(data: bytes) -> int:
             h ^= data[whole + 2] << 16
         if tail >= 2:
             h ^= data[whole + 1] << 8
-        h = ((h ^ data[whole]) * _M) & _MASK
+        h = ((h ^ data[whole]) * m) & mask
     h ^= h >> 13
-    h = (h * _M) & _MASK
+    h = (h * m) & mask
     return h ^ (h >> 15)
 
 
 class Murmur2Partitioner:
-    """aiokafka's ``partitioner`` hook with ``DefaultPartitioner``'s rules: a key's murmur2, a keyless record
-    to a random available partition."""
+    """aiokafka's ``partitioner`` hook with ``DefaultPartitioner``'s rules: a key's murmur2; a keyless record
+    is left to ``DefaultPartitioner`` itself (a random available partition)."""
 
     def __call__(self, key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
         if key is None:
-            return random.choice(available or all_partitions)
+            return int(DefaultPartitioner()(key, all_partitions, available))
         return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
