@@ -17,12 +17,12 @@ the command with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.immutable import immutable
 
 BusMode = Literal["primary", "shadow"]
 Delivery = Literal["at_least_once", "exactly_once"]
@@ -42,7 +42,7 @@ class BusConfig(BaseModel):
     )
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ReplyRoute:
     """Where a reply goes; ``refused`` says why the request's ``reply_to`` was not honoured."""
 

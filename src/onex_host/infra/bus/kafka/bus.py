@@ -65,7 +65,8 @@ from onex_host.infra.bus.kafka.clients import (
 from onex_host.infra.bus.kafka.codec import InboundRecord
 from onex_host.infra.bus.kafka.committer import OffsetCommitter
 from onex_host.infra.bus.kafka.config import KafkaBusConfig
-from onex_host.infra.bus.kafka.dispatcher import KeyedDispatcher, Ownership
+from onex_host.infra.bus.kafka.dispatcher import KeyedDispatcher
+from onex_host.infra.bus.kafka.offsets import OffsetTracker
 from onex_host.infra.bus.kafka.processing import CommandProcessor
 from onex_host.infra.bus.kafka.sender import KafkaSender
 from onex_host.infra.bus.kafka.transactions import TransactionalOutbox
@@ -96,20 +97,22 @@ class KafkaEventBus:
         self.config = config
         self._build_consumer = build_consumer or new_consumer
         self._sender = KafkaSender(config, build_producer=build_producer)
-        self._dispatcher: KeyedDispatcher[TopicPartition, InboundRecord] = KeyedDispatcher(
-            max_concurrent, self._process
-        )
+        tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self._outbox: TransactionalOutbox | None = None
         self._opening: set[TopicPartition] = set()
         """exactly_once: partitions assigned whose transactional producers are still starting."""
         if config.delivery == "exactly_once":
             self._outbox = TransactionalOutbox(
                 config,
-                self._dispatcher.tracker,
+                tracker,
                 committed_offset=self._committed_offset,
                 build_producer=build_transactional_producer,
             )
         self._processor = CommandProcessor(config, self._outbox or self._sender, metrics)
+        # The processor's own method, no wrapper: every await layer is paid again at each resumption.
+        self._dispatcher: KeyedDispatcher[TopicPartition, InboundRecord] = KeyedDispatcher(
+            max_concurrent, self._processor.process, tracker=tracker
+        )
         if self._outbox is not None:
             self._outbox.on_undelivered_reply = self._processor.outputs_for_undelivered_reply
             self._outbox.on_fenced = self._fail
@@ -142,9 +145,6 @@ class KafkaEventBus:
     @property
     def mode(self) -> BusMode:
         return self.config.mode
-
-    async def _process(self, record: InboundRecord, ownership: Ownership) -> bool:
-        return await self._processor.process(record, ownership)
 
     def _new_consumer(self, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:
         """Build the consumer and keep it at once: its first rebalance may run before ``start`` returns."""

@@ -34,6 +34,7 @@ from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
 from onex_host.core.loader import describe_error, format_location
 from onex_host.core.scrubbing import scrub
+from onex_host.core.immutable import immutable
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -85,7 +86,7 @@ POISON_ERROR_CODES: dict[EnumErrorCode, DeadLetterReason] = {
 they are answered *and* dead-lettered, so an operator can fix and redrive them."""
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class InboundRecord:
     """One consumed record, independent of the Kafka client's record type."""
 

@@ -121,8 +121,19 @@ class _PartitionWork(Generic[ItemT]):
 class KeyedDispatcher(Generic[PartitionT, ItemT]):
     """Runs consumed records concurrently under the rules in the module docstring."""
 
-    def __init__(self, capacity: int, process: ProcessFn[ItemT], *, max_unacknowledged: int | None = None) -> None:
-        """``max_unacknowledged``: handed-off records awaiting their acknowledgement (default ``4 * capacity``)."""
+    def __init__(
+        self,
+        capacity: int,
+        process: ProcessFn[ItemT],
+        *,
+        max_unacknowledged: int | None = None,
+        tracker: OffsetTracker[PartitionT] | None = None,
+    ) -> None:
+        """``max_unacknowledged``: handed-off records awaiting their acknowledgement (default ``4 * capacity``).
+
+        ``tracker``: the offsets this dispatcher finishes, when its owner builds it first (the exactly-once
+        outbox reads the same one); by default a new one.
+        """
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
@@ -130,7 +141,7 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         if self.max_unacknowledged < 0:
             raise ValueError("max_unacknowledged must not be negative")
         self._unacknowledged = 0
-        self.tracker: OffsetTracker[PartitionT] = OffsetTracker()
+        self.tracker: OffsetTracker[PartitionT] = tracker if tracker is not None else OffsetTracker()
         self._process = process
         self._partitions: dict[PartitionT, _PartitionWork[ItemT]] = {}
         self._accepted = 0

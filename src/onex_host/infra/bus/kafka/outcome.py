@@ -43,13 +43,13 @@ allows it, else to the bus's reply topic (see ``onex_host.infra.bus.base``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import overload
 
 from onex_host.core.enums import RETRYABLE_ERROR_CODES, EnumErrorCode
 from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.immutable import immutable
 from onex_host.infra.bus.base import BusMode, ReplyRoute, reply_destination
 from onex_host.infra.bus.kafka.codec import POISON_ERROR_CODES, DeadLetterReason, DecodeFailure
 from onex_host.infra.bus.kafka.config import KafkaBusConfig, KafkaRetryPolicy
@@ -57,22 +57,24 @@ from onex_host.infra.bus.kafka.config import KafkaBusConfig, KafkaRetryPolicy
 # -- outcomes: what happened to a record so far ------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Replied:
     """The runtime answered ``request`` with ``reply`` (a callback that raised was already made a reply)."""
 
     request: ModelOnexEnvelope
     reply: ModelOnexEnvelope
+    route: ReplyRoute | None = None
+    """``rules.route(request)`` when the caller already asked it (to refuse a ``reply_to`` before the run)."""
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Undecodable:
     """The record's bytes are not a routable command."""
 
     failure: DecodeFailure
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ReplyToRefused:
     """The request names a ``reply_to`` the contract does not allow; it was not run."""
 
@@ -88,7 +90,7 @@ class DeliveryFailure(StrEnum):
     UNEXPECTED = "unexpected"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ReplyUndelivered:
     """``publish`` was refused for good; ``detail`` names the error class (never its text)."""
 
@@ -97,7 +99,7 @@ class ReplyUndelivered:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class DeadLetterUndelivered:
     """The dead letter could not be stored; the record is still ours and must not be committed."""
 
@@ -111,7 +113,7 @@ Outcome = Replied | Undecodable | ReplyToRefused | ReplyUndelivered | DeadLetter
 # -- actions: what the bus must do next --------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class PublishReply:
     """Publish ``reply`` to ``topic``; ``request`` is what it answers (the sender's fallbacks reply to it)."""
 
@@ -120,14 +122,14 @@ class PublishReply:
     topic: str
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class RetryAfter:
     """Run the request again after ``delay_seconds`` (cut short if the partition is revoked)."""
 
     delay_seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class DeadLetter:
     """Store the original record on the dead-letter topic, then, if ``reply`` is set, publish it.
 
@@ -149,7 +151,7 @@ def _allow_any(_topic: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class OutcomeRules:
     """The parts of the bus config the decision depends on."""
 
@@ -224,7 +226,8 @@ def decide(outcome: Outcome, attempt: int, rules: OutcomeRules, *, now: datetime
     reason = DeadLetterReason.HANDLER_FAILED if retryable else None
     if reply.error_code is not None and reply.error_code in POISON_ERROR_CODES:
         reason = POISON_ERROR_CODES[reply.error_code]
-    answer = rules.reply_to(request, reply)
+    route = outcome.route if outcome.route is not None else rules.route(request)
+    answer = PublishReply(request, reply, route.topic)
     if reason is None:
         return answer
     return DeadLetter(reason, reply.error or "", attempt, reply.error_code, answer)

@@ -165,7 +165,8 @@ class CommandProcessor:
             )
             return decide(Undecodable(decoded), 0, self._rules, now=utc_now())
         request, attempt = decoded, 0
-        refused = self._rules.route(request).refused
+        route = self._rules.route(request)
+        refused = route.refused
         if refused is not None:
             logger.warning(
                 "command with a refused reply_to dead-lettered unrun",
@@ -175,7 +176,7 @@ class CommandProcessor:
         while True:
             attempt += 1
             action = decide(
-                Replied(request, await self._run(request, record, attempt)), attempt, self._rules, now=utc_now()
+                Replied(request, await self._run(request, record, attempt), route), attempt, self._rules, now=utc_now()
             )
             if not isinstance(action, RetryAfter):
                 return action
