@@ -32,9 +32,9 @@ from pydantic_core import from_json
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.immutable import immutable
 from onex_host.core.loader import describe_error, format_location
 from onex_host.core.scrubbing import scrub
-from onex_host.core.immutable import immutable
 
 Headers = Sequence[tuple[str, bytes]]
 
