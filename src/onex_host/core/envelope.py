@@ -18,12 +18,13 @@ import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from onex_host.core.enums import EnumErrorCode, EnumHandlerType
+from onex_host.core.ids import uuid4
 from onex_host.core.scrubbing import scrub, scrub_value
 
 RUNTIME_HOST_SOURCE = "runtime_host"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from onex_host.core.contracts import ModelOperationSpec
 from onex_host.core.enums import EnumHandlerType
 from onex_host.core.envelope import ModelOnexEnvelope
+from onex_host.core.immutable import immutable
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class OperationContext:
     """The contract-side half of a request: the node, the declared operation, the deadline.
 

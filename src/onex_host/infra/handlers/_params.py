@@ -40,6 +40,8 @@ def unknown_params(
 
 
 def apply_pinned(payload: Mapping[str, Any], pinned: Mapping[str, Any], operation: str) -> dict[str, Any]:
+    if not pinned:  # most operations pin nothing: skip the clash search
+        return dict(payload)
     clash = sorted(key for key in pinned if key in payload)
     if clash:
         raise OperationError(
