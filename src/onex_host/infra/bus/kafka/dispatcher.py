@@ -266,36 +266,45 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
         lane.queue.append((offset, item))
         if lane.task is None:
             lane.task = asyncio.create_task(self._run_lane(partition, work, lane_key, lane))
-            # A done callback, not a ``finally``: a task cancelled before it first ran never runs its body.
-            lane.task.add_done_callback(lambda _task: self._close_lane(work, lane_key, lane))
 
     async def _run_lane(
         self, partition: PartitionT, work: _PartitionWork[ItemT], lane_key: Hashable, lane: _Lane[ItemT]
     ) -> None:
+        """Run the lane's records in order; ``_close_lane`` on the way out, however it ends.
+
+        A ``finally``, not a done callback (one more event-loop callback per record). A task cancelled
+        before its first step never enters the ``try``: ``revoke`` closes those lanes itself.
+        """
         _running_lane.set((self, lane))  # this task's own context: ``handed_off`` finds its lane
-        while lane.queue and work.ownership.owned:
-            offset, item = lane.queue[0]
-            try:
-                done = await self._process(item, work.ownership)
-            except Exception as exc:
-                # A bug in processing. Finishing would lose the record; it stays unfinished and the owner is told.
-                logger.exception("processing a record raised", extra={"partition": str(partition), "offset": offset})
-                if self.on_bug is not None:
-                    self.on_bug("record processing", exc)
-                return
-            if not done:
-                return
-            lane.queue.popleft()
-            work.offsets.finish(offset)
-            self._end_head(lane)
-            if self.on_finished is not None:
-                self.on_finished(partition)
-        if not lane.queue and work.lanes.get(lane_key) is lane:
-            # Unregister in the same step as the queue ran empty, so the key's next record starts a new lane.
-            del work.lanes[lane_key]
+        try:
+            while lane.queue and work.ownership.owned:
+                offset, item = lane.queue[0]
+                try:
+                    done = await self._process(item, work.ownership)
+                except Exception as exc:
+                    # A bug in processing. Finishing would lose the record; it stays unfinished, the owner is told.
+                    logger.exception(
+                        "processing a record raised", extra={"partition": str(partition), "offset": offset}
+                    )
+                    if self.on_bug is not None:
+                        self.on_bug("record processing", exc)
+                    return
+                if not done:
+                    return
+                lane.queue.popleft()
+                work.offsets.finish(offset)
+                self._end_head(lane)
+                if self.on_finished is not None:
+                    self.on_finished(partition)
+        finally:
+            self._close_lane(work, lane_key, lane)
 
     def _close_lane(self, work: _PartitionWork[ItemT], lane_key: Hashable, lane: _Lane[ItemT]) -> None:
-        """Release the slots of records that never started or were abandoned: the next owner runs them."""
+        """Unregister the lane and release the slots of records that never started or were abandoned.
+
+        Idempotent. Unregistering in the same step as the queue ran empty makes the key's next record
+        start a new lane; what is still queued is run by the partition's next owner.
+        """
         # The lane, its task and the task's context (``_running_lane``) form a cycle: broken here, every
         # record's objects go with its reference count instead of piling up for the cyclic collector.
         lane.task = None
@@ -318,6 +327,10 @@ class KeyedDispatcher(Generic[PartitionT, ItemT]):
             work.ownership.lose()
         tasks = [task for work in works for task in work.tasks()]
         await _finish_or_cancel(tasks, grace_seconds)
+        for work in works:
+            # Lanes whose task was cancelled before its first step never ran their ``finally``.
+            for lane_key, lane in list(work.lanes.items()):
+                self._close_lane(work, lane_key, lane)
 
     def release(self, partitions: Iterable[PartitionT]) -> None:
         for partition in partitions:

@@ -149,6 +149,21 @@ async def test_other_partitions_keep_running_while_one_is_revoked() -> None:
     assert dispatcher.unfinished_by_partition() == {0: 1, 1: 0}
 
 
+async def test_lanes_revoked_before_their_task_first_ran_give_back_every_slot() -> None:
+    # Their tasks are cancelled before the body's ``finally`` is entered: revoke must close them itself.
+    recorder = Recorder()
+    dispatcher: KeyedDispatcher[int, str] = KeyedDispatcher(4, recorder)
+    dispatcher.assign(0)
+    for offset, key in enumerate([b"a", b"a", b"b", None]):
+        dispatcher.submit(0, key, offset, f"r{offset}")
+    assert dispatcher.free_slots == 0
+    await dispatcher.revoke([0], grace_seconds=0)
+    assert recorder.started == []
+    assert (dispatcher.accepted, dispatcher.free_slots) == (0, 4)
+    assert dispatcher.unfinished_by_partition() == {0: 4}
+    assert await dispatcher.drain(1)
+
+
 async def test_a_raising_process_is_reported_and_never_marks_its_record_finished(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
