@@ -175,9 +175,14 @@ class OutcomeRules:
     def route(self, request: ModelOnexEnvelope) -> ReplyRoute:
         return reply_destination(request, mode=self.mode, default=self.reply_topic, refuse=self.refuse_reply_to)
 
-    def reply_to(self, request: ModelOnexEnvelope, reply: ModelOnexEnvelope) -> PublishReply:
-        """Where ``reply`` goes; a refused ``reply_to`` falls back to the bus's reply topic (the caller checked it)."""
-        return PublishReply(request, reply, self.route(request).topic)
+    def reply_to(
+        self, request: ModelOnexEnvelope, reply: ModelOnexEnvelope, route: ReplyRoute | None = None
+    ) -> PublishReply:
+        """Where ``reply`` goes; a refused ``reply_to`` falls back to the bus's reply topic (the caller checked it).
+
+        ``route``: ``route(request)``, when the caller already has it.
+        """
+        return PublishReply(request, reply, (route if route is not None else self.route(request)).topic)
 
     def own_topic(self, request: ModelOnexEnvelope, reply: ModelOnexEnvelope) -> PublishReply:
         return PublishReply(request, reply, self.reply_topic)
@@ -226,8 +231,7 @@ def decide(outcome: Outcome, attempt: int, rules: OutcomeRules, *, now: datetime
     reason = DeadLetterReason.HANDLER_FAILED if retryable else None
     if reply.error_code is not None and reply.error_code in POISON_ERROR_CODES:
         reason = POISON_ERROR_CODES[reply.error_code]
-    route = outcome.route if outcome.route is not None else rules.route(request)
-    answer = PublishReply(request, reply, route.topic)
+    answer = rules.reply_to(request, reply, outcome.route)
     if reason is None:
         return answer
     return DeadLetter(reason, reply.error or "", attempt, reply.error_code, answer)

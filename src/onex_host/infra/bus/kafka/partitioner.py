@@ -58,7 +58,10 @@ class Murmur2Partitioner:
     """aiokafka's ``partitioner`` hook with ``DefaultPartitioner``'s rules: a key's murmur2; a keyless record
     is left to ``DefaultPartitioner`` itself (a random available partition)."""
 
+    def __init__(self) -> None:
+        self._keyless = DefaultPartitioner()
+
     def __call__(self, key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
         if key is None:
-            return int(DefaultPartitioner()(key, all_partitions, available))
+            return int(self._keyless(key, all_partitions, available))
         return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
